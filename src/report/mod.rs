@@ -1,0 +1,56 @@
+//! Report writers. They consume only the collector's final model ([`RunOutput`]) and
+//! never talk to sessions or servers.
+
+mod hdr;
+mod json;
+mod junit;
+pub mod model;
+mod terminal;
+
+pub use model::{RunOutput, RunReport, RunStatus, SCHEMA_VERSION, VerdictRecord};
+pub use terminal::summary as terminal_summary;
+
+use std::path::{Path, PathBuf};
+
+/// Failure to write a report file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The report directory or a file in it could not be written.
+    #[error("failed to write {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Writes `report.json`, `junit.xml` and one `<op>.hlog` per operation into `dir`
+/// (created if missing). Each file is written to a temporary name and renamed, so a
+/// reader never sees half a file. Returns the paths written.
+pub fn write_all(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = vec![
+        write_atomic(&dir.join("report.json"), &json::render(&out.report))?,
+        write_atomic(&dir.join("junit.xml"), &junit::render(&out.report))?,
+    ];
+    for (op, intervals) in &out.intervals {
+        let bytes = hdr::render_interval_log(out.report.run.started_unix_ms, intervals);
+        written.push(write_atomic(&dir.join(format!("{}.hlog", op.name())), &bytes)?);
+    }
+    Ok(written)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<PathBuf, ReportError> {
+    let tmp = path.with_extension("tmp");
+    let io = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(path.to_path_buf())
+}

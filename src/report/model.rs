@@ -1,0 +1,127 @@
+//! The report model: what `report.json` holds (versioned schema, see README.md) and what
+//! every other writer reads.
+
+use crate::checks::{Level, Transcript, Verdict};
+use crate::metrics::{Interval, Op, OpSummary};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the `report.json` schema. Bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Overall result of a run, mapped to the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Every check passed (or failed as expected).
+    Passed,
+    /// At least one check failed.
+    Failed,
+    /// The run cannot be trusted: target unreachable, generator saturated, interrupted.
+    Invalid,
+}
+
+/// Run metadata.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// Suite name (from the suite file).
+    pub suite: String,
+    /// Suite file path as given.
+    pub suite_path: String,
+    /// Target as given (`managed:prosody`, a file path, ...).
+    pub target: String,
+    /// XMPP domain served by the target.
+    pub domain: String,
+    /// Whether the TLS certificate of the target was verified.
+    pub tls_verified: bool,
+    /// Seed of every user's PRNG.
+    pub seed: u64,
+    /// Start of the run, Unix milliseconds.
+    pub started_unix_ms: u64,
+    /// Length of the run in milliseconds.
+    pub duration_ms: u64,
+    /// Virtual users.
+    pub users: usize,
+    /// Client sessions (users × resources).
+    pub sessions: usize,
+}
+
+/// One check's aggregated verdict.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    /// Check id, e.g. `xmpp/rfc6120/7.6.1-bind-full-jid`.
+    pub id: String,
+    /// Specification, e.g. `RFC 6120`.
+    pub spec: String,
+    /// Section, e.g. `7.6.1`.
+    pub section: String,
+    /// Requirement level.
+    pub level: Level,
+    /// Aggregated verdict (the worst instance wins).
+    pub verdict: Verdict,
+    /// One line for humans.
+    pub message: String,
+    /// The requirement, quoted.
+    pub quote: String,
+    /// What was expected in the worst instance.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expected: Option<String>,
+    /// What was observed in the worst instance.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub actual: Option<String>,
+    /// Who the worst instance was judged on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub subject: Option<String>,
+    /// Instances per verdict, e.g. `{"pass": 199, "fail": 1}`.
+    pub tally: BTreeMap<Verdict, u64>,
+    /// Reason from the target's expectation file when this failure is expected.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expected_failure: Option<String>,
+    /// Wire transcript proving the worst instance.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub transcript: Option<Transcript>,
+}
+
+/// A harness or network error worth showing (bounded list).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    /// Who hit it (`user3/desktop`, `target`, ...).
+    pub subject: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// Everything `report.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// impress version.
+    pub impress_version: String,
+    /// Overall status.
+    pub status: RunStatus,
+    /// Why the run is invalid or interrupted, if it is.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status_reason: Option<String>,
+    /// Metadata.
+    pub run: RunMeta,
+    /// One entry per check in the catalogue that the suite selected.
+    pub verdicts: Vec<VerdictRecord>,
+    /// Response time (from the intended start) per operation name.
+    pub ops: BTreeMap<String, OpSummary>,
+    /// Service time (from the actual send) per operation name.
+    pub service_ops: BTreeMap<String, OpSummary>,
+    /// Named counters (messages sent, delivered, lost, ...).
+    pub counters: BTreeMap<String, u64>,
+    /// The first errors seen (bounded).
+    pub errors: Vec<ErrorRecord>,
+}
+
+/// The collector's final model: the report plus the histograms behind it.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// What `report.json` holds.
+    pub report: RunReport,
+    /// Per-operation interval histograms (response time) for the HdrHistogram logs.
+    pub intervals: BTreeMap<Op, Vec<Interval>>,
+}
