@@ -1,1 +1,47 @@
-fn main() {}
+//! The `impress` binary: parse arguments, run, map the outcome to an exit code.
+
+use clap::Parser;
+use impress::cli::{ChecksCommand, Cli, Command};
+use impress::error::{EXIT_INVALID, EXIT_OK};
+use impress::run::RunArgs;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_writer(std::io::stderr)
+        .init();
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.downcast_ref::<impress::error::Error>().map_or(EXIT_INVALID, |e| e.exit_code());
+            eprintln!("error: {e:#}");
+            code
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Run { suite, target, out, quiet } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            let args = RunArgs { suite, target, out, quiet };
+            let (_, code) = rt.block_on(impress::run::run(&args))?;
+            Ok(code)
+        }
+        Command::Validate { suite, target } => {
+            impress::scenario::load_suite(&suite)?;
+            impress::scenario::load_target(target.as_deref())?;
+            println!("{}: ok", suite.display());
+            Ok(EXIT_OK)
+        }
+        Command::Checks {
+            command: ChecksCommand::List { spec },
+        } => {
+            print!("{}", impress::checks::render_list(spec.as_deref()));
+            Ok(EXIT_OK)
+        }
+    }
+}

@@ -1,1 +1,226 @@
-//! (stub)
+//! One run, end to end: load the suite and target, start a managed server if asked,
+//! provision accounts, play the fleet, and always write the report — also when the
+//! target is unreachable or the run is interrupted (Ctrl-C, SIGTERM).
+
+use crate::checks::expect::Expectations;
+use crate::collector::Collector;
+use crate::error::{EXIT_CHECKS_FAILED, EXIT_INVALID, EXIT_OK, Error};
+use crate::events::Events;
+use crate::fleet::{self, Ctx, User};
+use crate::proto::xmpp::FramerConfig;
+use crate::proto::xmpp::sasl::SaltedPasswordCache;
+use crate::report::model::RunMeta;
+use crate::report::{self, RunOutput, RunStatus};
+use crate::scenario::suite::Suite;
+use crate::scenario::target::TlsMode;
+use crate::scenario::{Endpoint, Secret, TargetPlan, load_suite, load_target, selected_checks};
+use crate::session::Settings;
+use crate::target::{ManagedServer, ServerKind};
+use crate::transport::{TlsSettings, client_config};
+use crate::{clock, fleet::Tracker};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// What `impress run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    /// Suite file.
+    pub suite: PathBuf,
+    /// `--target` (default `managed:prosody`).
+    pub target: Option<String>,
+    /// Report directory.
+    pub out: PathBuf,
+    /// Do not print the terminal summary.
+    pub quiet: bool,
+}
+
+/// Runs a suite; returns the exit code. Errors are usage errors (exit 2) or a report that
+/// could not be written.
+pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
+    let suite = load_suite(&args.suite)?;
+    let target = load_target(args.target.as_deref())?;
+    let users = fleet::build_users(&suite, &target.pattern, &target.domain).map_err(|message| Error::Config {
+        path: args.suite.clone(),
+        message,
+    })?;
+    let expect = expectations(&target)?;
+    let checks = selected_checks(&suite);
+    let meta = meta(args, &suite, &target, &users);
+    let start = clock::now();
+    let (events, collector) = Collector::spawn(start, Duration::from_secs(1));
+    let invalid = execute(&suite, &target, users, events).await.err();
+    if let Some(why) = &invalid {
+        tracing::warn!("run invalid: {why}");
+    }
+    let out = collector.finish().await.finish(meta, &checks, &expect, invalid);
+    report::write_all(&args.out, &out)?;
+    if !args.quiet {
+        print!("{}", report::terminal_summary(&out.report));
+        println!("report: {}", args.out.display());
+    }
+    let code = match out.report.status {
+        RunStatus::Passed => EXIT_OK,
+        RunStatus::Failed => EXIT_CHECKS_FAILED,
+        RunStatus::Invalid => EXIT_INVALID,
+    };
+    Ok((out, code))
+}
+
+fn meta(args: &RunArgs, suite: &Suite, target: &TargetPlan, users: &[User]) -> RunMeta {
+    let started_unix_ms = clock::wall().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    RunMeta {
+        suite: suite.name.clone(),
+        suite_path: args.suite.display().to_string(),
+        target: target.label.clone(),
+        domain: target.domain.clone(),
+        tls_verified: target.tls.mode == TlsMode::Starttls && !target.tls.insecure,
+        seed: suite.seed,
+        started_unix_ms,
+        duration_ms: 0,
+        users: users.len(),
+        sessions: users.iter().map(|u| u.resources.len()).sum(),
+    }
+}
+
+fn expectations(target: &TargetPlan) -> Result<Expectations, Error> {
+    if let Some(path) = &target.expect {
+        return Expectations::parse(path, &std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.clone(),
+            message: format!("cannot read: {e}"),
+        })?);
+    }
+    let Endpoint::Managed(spec) = &target.endpoint else {
+        return Ok(Expectations::none());
+    };
+    let (name, text) = match spec.kind {
+        ServerKind::Prosody => ("fixtures/expect/prosody.toml", include_str!("../fixtures/expect/prosody.toml")),
+        ServerKind::Ejabberd => ("fixtures/expect/ejabberd.toml", include_str!("../fixtures/expect/ejabberd.toml")),
+    };
+    Expectations::parse(Path::new(name), text)
+}
+
+/// Starts the target, plays the fleet, stops the target. `Err` makes the run invalid.
+async fn execute(suite: &Suite, target: &TargetPlan, users: Vec<User>, events: Events) -> Result<(), String> {
+    let (server, password) = start_target(target, suite).await?;
+    let result = play(suite, target, users, events, server.as_ref(), password).await;
+    if let Some(s) = server {
+        if let Err(e) = s.stop().await {
+            tracing::warn!("stopping the managed server: {e}");
+        }
+    }
+    result
+}
+
+async fn start_target(target: &TargetPlan, suite: &Suite) -> Result<(Option<ManagedServer>, Secret), String> {
+    let Endpoint::Managed(spec) = &target.endpoint else {
+        let pw = target.password.clone().unwrap_or_else(|| Secret::new(""));
+        return Ok((None, pw));
+    };
+    let server = ManagedServer::start(spec)
+        .await
+        .map_err(|e| format!("target unavailable: managed {} did not start: {e}", spec.kind.name()))?;
+    let password = Secret::random();
+    for (prefix, count) in accounts(suite, &target.pattern)? {
+        server
+            .provision(&prefix, count, password.expose())
+            .await
+            .map_err(|e| format!("target unavailable: provisioning failed: {e}"))?;
+    }
+    Ok((Some(server), password))
+}
+
+/// Account prefixes and counts a managed server must hold (`<prefix>{n}` patterns only).
+fn accounts(suite: &Suite, default: &str) -> Result<Vec<(String, usize)>, String> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for f in &suite.fleets {
+        let pat = f.account.as_deref().unwrap_or(default);
+        let prefix = pat
+            .strip_suffix("{n}")
+            .filter(|p| !p.contains('{'))
+            .ok_or_else(|| format!("managed targets need account patterns of the form <prefix>{{n}}, not `{pat}`"))?;
+        let count = f.first + f.users - 1;
+        match out.iter_mut().find(|(p, _)| p == prefix) {
+            Some((_, c)) => *c = (*c).max(count),
+            None => out.push((prefix.to_string(), count)),
+        }
+    }
+    Ok(out)
+}
+
+async fn play(
+    suite: &Suite,
+    target: &TargetPlan,
+    users: Vec<User>,
+    events: Events,
+    server: Option<&ManagedServer>,
+    password: Secret,
+) -> Result<(), String> {
+    let settings = settings(suite, target, server).await?;
+    let ctx = Arc::new(Ctx {
+        settings,
+        tracker: Arc::new(Tracker::new(events.clone())),
+        events,
+        timeouts: suite.timeouts,
+        password,
+        first_connect_error: Mutex::new(None),
+    });
+    tokio::select! {
+        r = fleet::run(suite, ctx, users) => r.map(|_| ()).map_err(|i| i.0),
+        s = shutdown_signal() => Err(format!("interrupted by {s}: the report holds what was recorded until then")),
+    }
+}
+
+async fn settings(suite: &Suite, target: &TargetPlan, server: Option<&ManagedServer>) -> Result<Settings, String> {
+    let addr = match (&target.endpoint, server) {
+        (_, Some(s)) => s.addr(),
+        (Endpoint::External { host, port }, None) => resolve(host, *port).await?,
+        (Endpoint::Managed(_), None) => return Err("managed server missing".into()),
+    };
+    let tls = match target.tls.mode {
+        TlsMode::Plaintext => None,
+        TlsMode::Starttls => {
+            let ca = server.map(|s| s.ca_file().to_path_buf()).or_else(|| target.tls.ca_file.clone());
+            let config = client_config(ca.as_deref(), target.tls.insecure).map_err(|e| e.to_string())?;
+            let name = target.tls.server_name.as_deref().unwrap_or(&target.domain);
+            Some(TlsSettings::new(config, name).map_err(|e| e.to_string())?)
+        }
+    };
+    Ok(Settings {
+        addr,
+        domain: target.domain.clone(),
+        tls,
+        allow_plain: target.tls.allow_plain,
+        connect_timeout: suite.timeouts.connect.0,
+        response_timeout: suite.timeouts.response.0,
+        framer: FramerConfig::default(),
+        transcript_frames: 64,
+        inbox_cap: 1024,
+        sasl_cache: Arc::new(SaltedPasswordCache::new()),
+    })
+}
+
+async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("target unreachable: cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("target unreachable: {host} has no address"))
+}
+
+/// Resolves on Ctrl-C or SIGTERM, naming the signal.
+async fn shutdown_signal() -> &'static str {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term => "SIGTERM",
+    }
+}

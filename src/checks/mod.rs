@@ -1,7 +1,7 @@
 //! The catalogue of compliance checks, each named by the spec clause it enforces, and the
 //! verdict model. Checks never do I/O: oracles are pure functions over observed stanzas.
 
-mod catalogue;
+pub mod catalogue;
 pub mod evidence;
 pub mod expect;
 pub mod oracle;
@@ -175,4 +175,14 @@ impl Outcome {
         self.evidence = Some(t);
         self
     }
+}
+
+/// The catalogue as text: id, level and quote of every check (of one spec if given).
+pub fn render_list(spec: Option<&str>) -> String {
+    let mut out = String::new();
+    let wanted = |c: &CheckDef| spec.is_none_or(|s| c.spec.eq_ignore_ascii_case(s.trim()));
+    for c in CATALOGUE.iter().copied().filter(|c| wanted(c)) {
+        out.push_str(&format!("{}  {}  {} §{}\n    \"{}\"\n", c.id, c.level.as_str(), c.spec, c.section, c.quote));
+    }
+    out
 }

@@ -1,1 +1,233 @@
-//! (stub)
+//! The fleet: virtual users built from the suite, and the runner that plays the script
+//! over all of them. Every step runs on all selected users at once and ends with a
+//! barrier; a step's intended start time anchors every latency it records.
+
+mod steps;
+pub mod tracker;
+
+pub use tracker::Tracker;
+
+use crate::clock;
+use crate::events::Events;
+use crate::proto::xmpp::Jid;
+use crate::scenario::suite::{Pairs, Step, Suite, Timeouts};
+use crate::scenario::Secret;
+use crate::session::{Session, Settings};
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinSet;
+
+/// What every user task shares.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Connection settings.
+    pub settings: Settings,
+    /// Result channel.
+    pub events: Events,
+    /// Delivery tracker (also every session's observer).
+    pub tracker: Arc<Tracker>,
+    /// Suite time limits.
+    pub timeouts: Timeouts,
+    /// Password pattern (`{n}` is the user number).
+    pub password: Secret,
+    /// First connection error seen (to explain an unreachable target).
+    pub first_connect_error: Mutex<Option<String>>,
+}
+
+/// One virtual user and its sessions (one per resource; `None` when not connected).
+#[derive(Debug)]
+pub struct User {
+    /// Index in the whole fleet list (stable across steps).
+    pub gid: usize,
+    /// Index within its fleet.
+    pub index: usize,
+    /// Fleet position in the suite.
+    pub fleet: usize,
+    /// Account localpart.
+    pub account: String,
+    /// User number (`{n}`).
+    pub number: usize,
+    /// Bare JID.
+    pub bare: Jid,
+    /// Resource names.
+    pub resources: Vec<String>,
+    /// Presence priority.
+    pub priority: i8,
+    /// Global index of this user's first session (for login pacing).
+    pub first_slot: usize,
+    /// Sessions, by resource.
+    pub sessions: Vec<Option<Session>>,
+    /// Partners (gids), set by the last subscribe step; messages go to the first.
+    pub partners: Vec<usize>,
+}
+
+impl User {
+    /// The session label of resource `k`.
+    pub fn label(&self, k: usize) -> String {
+        format!("{}/{}", self.account, self.resources[k])
+    }
+}
+
+/// A snapshot of every user, taken before each step, so user tasks can address each other.
+#[derive(Debug)]
+pub struct Directory {
+    users: std::collections::HashMap<usize, Entry>,
+}
+
+impl Directory {
+    /// The user with global index `gid`, if it still exists.
+    pub fn get(&self, gid: usize) -> Option<&Entry> {
+        self.users.get(&gid)
+    }
+}
+
+/// One user in the directory.
+#[derive(Debug)]
+pub struct Entry {
+    /// Bare JID.
+    pub bare: Jid,
+    /// Index within its fleet (logout waves use its parity).
+    pub index: usize,
+    /// Sessions: label and bound JID (`None` when not connected).
+    pub sessions: Vec<(String, Option<Jid>)>,
+}
+
+impl Entry {
+    /// Labels of the connected sessions.
+    pub fn connected(&self) -> Vec<String> {
+        self.sessions.iter().filter(|(_, j)| j.is_some()).map(|(l, _)| l.clone()).collect()
+    }
+}
+
+/// Builds the users of a suite. `pattern` is the account pattern of fleets without one.
+pub fn build_users(suite: &Suite, pattern: &str, domain: &str) -> Result<Vec<User>, String> {
+    let mut users = Vec::new();
+    let mut slot = 0;
+    for (fi, f) in suite.fleets.iter().enumerate() {
+        let pat = f.account.as_deref().unwrap_or(pattern);
+        for index in 0..f.users {
+            let number = f.first + index;
+            let account = pat.replace("{n}", &number.to_string());
+            let bare = Jid::new(Some(&account), domain, None)
+                .map_err(|e| format!("fleet `{}`: account `{account}`@{domain} is not a valid JID: {e}", f.name))?;
+            users.push(User {
+                gid: users.len(),
+                index,
+                fleet: fi,
+                account,
+                number,
+                bare,
+                resources: f.resources.clone(),
+                priority: f.priority,
+                first_slot: slot,
+                sessions: f.resources.iter().map(|_| None).collect(),
+                partners: Vec::new(),
+            });
+            slot += f.resources.len();
+        }
+    }
+    Ok(users)
+}
+
+fn directory(users: &[User]) -> Directory {
+    let users = users
+        .iter()
+        .map(|u| (u.gid, Entry {
+            bare: u.bare.clone(),
+            index: u.index,
+            sessions: (0..u.resources.len())
+                .map(|k| (u.label(k), u.sessions[k].as_ref().map(|s| s.jid().clone())))
+                .collect(),
+        }))
+        .collect();
+    Directory { users }
+}
+
+/// Sets every user's partners (gids) for a pairing, within each fleet.
+fn pair(users: &mut [User], fleet: Option<usize>, pairs: Pairs) {
+    let mut by_fleet: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for u in users.iter().filter(|u| fleet.is_none_or(|f| f == u.fleet)) {
+        by_fleet.entry(u.fleet).or_default().push(u.gid);
+    }
+    let pos: std::collections::HashMap<usize, usize> = users.iter().enumerate().map(|(i, u)| (u.gid, i)).collect();
+    for gids in by_fleet.values() {
+        let n = gids.len();
+        for (i, &g) in gids.iter().enumerate() {
+            users[pos[&g]].partners = match pairs {
+                Pairs::Adjacent if i % 2 == 0 && i + 1 < n => vec![gids[i + 1]],
+                Pairs::Adjacent if i % 2 == 1 => vec![gids[i - 1]],
+                Pairs::Adjacent => Vec::new(),
+                Pairs::Ring if n < 2 => Vec::new(),
+                Pairs::Ring if n == 2 => vec![gids[(i + 1) % n]],
+                Pairs::Ring => vec![gids[(i + 1) % n], gids[(i + n - 1) % n]],
+            };
+        }
+    }
+}
+
+/// Why the runner stopped early.
+#[derive(Debug, Clone)]
+pub struct Invalid(pub String);
+
+/// Plays every step over the users. Returns `Err(Invalid)` when the run cannot be
+/// trusted (no session could connect). Dropping the future aborts every user task.
+pub async fn run(suite: &Suite, ctx: Arc<Ctx>, mut users: Vec<User>) -> Result<Vec<User>, Invalid> {
+    let fleet_index = |name: &str| suite.fleets.iter().position(|f| f.name == name);
+    for (i, step) in suite.steps.iter().enumerate() {
+        tracing::info!(step = i, kind = step.kind(), "step");
+        let fleet = step.fleet().and_then(fleet_index);
+        match step {
+            Step::Wait(w) => tokio::time::sleep(w.duration.0).await,
+            Step::Barrier(_) => {}
+            Step::Logout(_) => {
+                for wave in 0..2 {
+                    users = run_step(users, step, fleet, &ctx, Some(wave)).await;
+                }
+            }
+            Step::Subscribe(sub) => {
+                pair(&mut users, fleet, sub.pairs);
+                users = run_step(users, step, fleet, &ctx, None).await;
+            }
+            _ => users = run_step(users, step, fleet, &ctx, None).await,
+        }
+        if matches!(step, Step::Login(_)) && users.iter().all(|u| u.sessions.iter().all(Option::is_none)) {
+            let why = ctx.first_connect_error.lock().ok().and_then(|e| e.clone());
+            let why = why.unwrap_or_else(|| "see errors".into());
+            return Err(Invalid(format!("no session could log in: {why}")));
+        }
+    }
+    Ok(users)
+}
+
+async fn run_step(mut users: Vec<User>, step: &Step, fleet: Option<usize>, ctx: &Arc<Ctx>, wave: Option<usize>) -> Vec<User> {
+    if matches!(step, Step::Login(_)) {
+        default_partners(&mut users);
+    }
+    let dir = Arc::new(directory(&users));
+    let start = clock::now();
+    let mut set = JoinSet::new();
+    let mut idle = Vec::new();
+    for u in users.drain(..) {
+        let selected = fleet.is_none_or(|f| f == u.fleet) && wave.is_none_or(|w| u.index % 2 == w);
+        if !selected {
+            idle.push(u);
+            continue;
+        }
+        let (ctx, dir, step) = (ctx.clone(), dir.clone(), step.clone());
+        set.spawn(async move { steps::run(u, &step, &ctx, &dir, start, wave).await });
+    }
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(u) => idle.push(u),
+            Err(e) => ctx.events.error("fleet", format!("a user task failed: {e}")),
+        }
+    }
+    idle.sort_by_key(|u| u.gid);
+    idle
+}
+
+/// Before any subscribe step, users are paired adjacently so messages have a partner.
+fn default_partners(users: &mut [User]) {
+    if users.iter().all(|u| u.partners.is_empty()) {
+        pair(users, None, Pairs::Adjacent);
+    }
+}

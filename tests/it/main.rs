@@ -1,1 +1,8 @@
-fn main() {}
+//! The single integration-test binary. Tests that need a server start a managed one on
+//! free loopback ports (scripts/install-targets.sh installs the packages) and stop it.
+
+mod cli;
+mod common;
+mod smoke;
+mod target;
+mod violations;

@@ -1,0 +1,286 @@
+//! Loading and validating suite and target files, and resolving them with the command
+//! line into one [`RunPlan`]. Every error here is the user's: it names the file, line and
+//! field, and maps to exit code 2.
+
+use super::describe_toml_error;
+use super::secret::Secret;
+use super::suite::{STEP_KINDS, Step, Suite};
+use super::target::{ManagedConf, TargetFile, TlsConf};
+use crate::checks::{CATALOGUE, CheckDef};
+use crate::error::Error;
+use crate::target::{ManagedSpec, ServerKind};
+use std::path::{Path, PathBuf};
+
+/// Where the target runs.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// A server impress starts and stops.
+    Managed(ManagedSpec),
+    /// An external deployment.
+    External {
+        /// Host name or address.
+        host: String,
+        /// c2s port.
+        port: u16,
+    },
+}
+
+/// The resolved target.
+#[derive(Debug, Clone)]
+pub struct TargetPlan {
+    /// Label for reports: `managed:prosody` or the target file path.
+    pub label: String,
+    /// XMPP domain.
+    pub domain: String,
+    /// Where it runs.
+    pub endpoint: Endpoint,
+    /// Transport security.
+    pub tls: TlsConf,
+    /// Account pattern (`{n}`).
+    pub pattern: String,
+    /// Password pattern; `None` for managed targets (a random one is made per run).
+    pub password: Option<Secret>,
+    /// Expectation file.
+    pub expect: Option<PathBuf>,
+}
+
+/// Everything a run needs, resolved.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// The suite.
+    pub suite: Suite,
+    /// Where it came from.
+    pub suite_path: PathBuf,
+    /// The target.
+    pub target: TargetPlan,
+    /// The checks to judge.
+    pub checks: Vec<&'static CheckDef>,
+}
+
+fn config_err(path: &Path, message: impl Into<String>) -> Error {
+    Error::Config {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+fn read(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| config_err(path, format!("cannot read: {e}")))
+}
+
+/// Loads and validates a suite file.
+pub fn load_suite(path: &Path) -> Result<Suite, Error> {
+    let text = read(path)?;
+    parse_suite(path, &text)
+}
+
+/// Parses and validates suite text (`path` is used in errors only).
+pub fn parse_suite(path: &Path, text: &str) -> Result<Suite, Error> {
+    let mut suite: Suite = toml::from_str(text).map_err(|e| config_err(path, describe_toml_error(text, &e)))?;
+    let raw = std::mem::take(&mut suite.raw_steps);
+    suite.steps = raw
+        .iter()
+        .map(|t| parse_step(text, t))
+        .collect::<Result<_, _>>()
+        .map_err(|m| config_err(path, m))?;
+    validate_suite(&suite).map_err(|m| config_err(path, m))?;
+    Ok(suite)
+}
+
+/// Parses one `[[step]]` table by its `do` kind. The table's own text is parsed again on
+/// its own, so serde's error span (and so the line) points at the offending key.
+fn parse_step(text: &str, table: &toml::Spanned<toml::Table>) -> Result<Step, String> {
+    let span = table.span();
+    let line = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let at = line(span.start);
+    let kind = match table.get_ref().get("do") {
+        Some(toml::Value::String(k)) => k.clone(),
+        Some(_) => return Err(format!("line {at}: field `do` must be a string naming the step kind")),
+        None => return Err(format!("line {at}: missing field `do` (one of {STEP_KINDS:?})")),
+    };
+    let slice = &text[span.clone()];
+    let one = |e: toml::de::Error| {
+        let offset = e.span().map(|s| span.start + s.start);
+        let shifted = offset.map(line).unwrap_or(at);
+        let msg = e.message().trim_end();
+        match offset.and_then(|o| super::key_at(text, o)).filter(|_| !msg.contains("field `")) {
+            Some(key) => format!("line {shifted}: step `{kind}`: field `{key}`: {msg}"),
+            None => format!("line {shifted}: step `{kind}`: {msg}"),
+        }
+    };
+    #[derive(serde::Deserialize)]
+    struct One<T> {
+        step: Vec<T>,
+    }
+    fn first<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, toml::de::Error> {
+        let mut one: One<T> = toml::from_str(s)?;
+        Ok(one.step.remove(0))
+    }
+    let step = match kind.as_str() {
+        "login" => Step::Login(first(slice).map_err(one)?),
+        "subscribe" => Step::Subscribe(first(slice).map_err(one)?),
+        "presence" => Step::Presence(first(slice).map_err(one)?),
+        "message" => Step::Message(first(slice).map_err(one)?),
+        "ping" => Step::Ping(first(slice).map_err(one)?),
+        "disco" => Step::Disco(first(slice).map_err(one)?),
+        "wait" => Step::Wait(first(slice).map_err(one)?),
+        "barrier" => Step::Barrier(first(slice).map_err(one)?),
+        "logout" => Step::Logout(first(slice).map_err(one)?),
+        other => return Err(format!("line {at}: field `do`: unknown step kind `{other}` (one of {STEP_KINDS:?})")),
+    };
+    Ok(step)
+}
+
+fn validate_suite(s: &Suite) -> Result<(), String> {
+    if s.fleets.is_empty() {
+        return Err("at least one [[fleet]] is required".into());
+    }
+    for (i, f) in s.fleets.iter().enumerate() {
+        let at = format!("fleet[{i}] ({})", f.name);
+        if f.users == 0 {
+            return Err(format!("{at}: field `users` must be at least 1"));
+        }
+        if f.resources.is_empty() {
+            return Err(format!("{at}: field `resources` must name at least one resource"));
+        }
+        let mut r = f.resources.clone();
+        r.sort();
+        r.dedup();
+        if r.len() != f.resources.len() {
+            return Err(format!("{at}: field `resources` has duplicates"));
+        }
+        if s.fleets[..i].iter().any(|g| g.name == f.name) {
+            return Err(format!("{at}: field `name` is used by another fleet"));
+        }
+    }
+    for (i, step) in s.steps.iter().enumerate() {
+        validate_step(s, i, step)?;
+    }
+    for id in s.checks.iter().flatten() {
+        if crate::checks::find(id).is_none() {
+            return Err(format!("field `checks`: unknown check `{id}` (see `impress checks list`)"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_step(s: &Suite, i: usize, step: &Step) -> Result<(), String> {
+    let at = format!("step[{i}] (do = \"{}\")", step.kind());
+    if let Some(name) = step.fleet() {
+        if !s.fleets.iter().any(|f| f.name == name) {
+            return Err(format!("{at}: field `fleet`: no fleet named `{name}`"));
+        }
+    }
+    match step {
+        Step::Login(l) if l.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) => {
+            Err(format!("{at}: field `rate` must be a positive number of sessions per second"))
+        }
+        Step::Message(m) if m.count == 0 => Err(format!("{at}: field `count` must be at least 1")),
+        _ => Ok(()),
+    }
+}
+
+/// The checks a suite selects, in catalogue order.
+pub fn selected_checks(s: &Suite) -> Vec<&'static CheckDef> {
+    match &s.checks {
+        None => CATALOGUE.to_vec(),
+        Some(ids) => CATALOGUE.iter().copied().filter(|c| ids.iter().any(|i| i == c.id)).collect(),
+    }
+}
+
+/// Resolves `--target`: `managed:prosody` (the default), `managed:ejabberd`, or a file.
+pub fn load_target(arg: Option<&str>) -> Result<TargetPlan, Error> {
+    let arg = arg.unwrap_or("managed:prosody");
+    if let Some(server) = arg.strip_prefix("managed:") {
+        let kind: ServerKind = server
+            .parse()
+            .map_err(|_| Error::Usage(format!("--target {arg}: unknown managed server `{server}` (prosody, ejabberd)")))?;
+        return Ok(managed_plan(arg.to_string(), ManagedSpec::new(kind), TlsConf::default(), None));
+    }
+    let path = Path::new(arg);
+    let text = read(path)?;
+    let file: TargetFile = toml::from_str(&text).map_err(|e| config_err(path, describe_toml_error(&text, &e)))?;
+    resolve_target_file(path, file)
+}
+
+fn managed_plan(label: String, spec: ManagedSpec, tls: TlsConf, expect: Option<PathBuf>) -> TargetPlan {
+    TargetPlan {
+        label,
+        domain: spec.domain.clone(),
+        endpoint: Endpoint::Managed(spec),
+        tls,
+        pattern: "user{n}".to_string(),
+        password: None,
+        expect,
+    }
+}
+
+fn resolve_target_file(path: &Path, f: TargetFile) -> Result<TargetPlan, Error> {
+    let label = f.name.clone().unwrap_or_else(|| path.display().to_string());
+    let expect = f.expect.as_ref().map(|p| relative_to(path, p));
+    let mut tls = f.tls.clone();
+    tls.ca_file = tls.ca_file.map(|p| relative_to(path, &p));
+    if let Some(m) = &f.managed {
+        let spec = managed_spec(path, m, &f.domain)?;
+        return Ok(managed_plan(label, spec, tls, expect));
+    }
+    let node = f
+        .nodes
+        .first()
+        .ok_or_else(|| config_err(path, "at least one [[node]] (host, port) is required unless [managed] is given"))?;
+    let password = password(path, &f)?;
+    Ok(TargetPlan {
+        label,
+        domain: f.domain.clone(),
+        endpoint: Endpoint::External {
+            host: node.host.clone(),
+            port: node.port,
+        },
+        tls,
+        pattern: f.accounts.pattern.clone(),
+        password: Some(password),
+        expect,
+    })
+}
+
+fn managed_spec(path: &Path, m: &ManagedConf, domain: &str) -> Result<ManagedSpec, Error> {
+    let kind: ServerKind = m
+        .server
+        .parse()
+        .map_err(|_| config_err(path, format!("managed.server: unknown server `{}` (prosody, ejabberd)", m.server)))?;
+    let mut spec = ManagedSpec::new(kind);
+    spec.domain = domain.to_string();
+    spec.disable_modules = m.disable_modules.clone();
+    spec.settings = m.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    Ok(spec)
+}
+
+fn relative_to(file: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        file.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+fn password(path: &Path, f: &TargetFile) -> Result<Secret, Error> {
+    let a = &f.accounts;
+    let given = [a.password.is_some(), a.password_env.is_some(), a.password_file.is_some()];
+    match given.iter().filter(|g| **g).count() {
+        0 => return Err(config_err(path, "accounts: one of `password`, `password_env` or `password_file` is required")),
+        1 => {}
+        _ => return Err(config_err(path, "accounts: give only one of `password`, `password_env`, `password_file`")),
+    }
+    if let Some(p) = &a.password {
+        return Ok(Secret::new(p.clone()));
+    }
+    if let Some(var) = &a.password_env {
+        return std::env::var(var)
+            .map(Secret::new)
+            .map_err(|_| config_err(path, format!("accounts.password_env: environment variable `{var}` is not set")));
+    }
+    let file = relative_to(path, a.password_file.as_deref().unwrap_or(Path::new("")));
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| config_err(path, format!("accounts.password_file: cannot read {}: {e}", file.display())))?;
+    Ok(Secret::new(text.lines().next().unwrap_or("").to_string()))
+}

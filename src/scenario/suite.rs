@@ -1,0 +1,308 @@
+//! The suite file model: fleets of virtual users and the steps they run, in TOML. Unknown
+//! fields are errors; every field is documented in README.md.
+
+use super::duration::Dur;
+use serde::Deserialize;
+
+/// A suite file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Human name, shown in reports.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seed of every user's PRNG (each user derives its own stream from it and its index).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Checks to judge (ids from `impress checks list`); all XMPP checks when absent.
+    #[serde(default)]
+    pub checks: Option<Vec<String>>,
+    /// Time limits.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Fleets of virtual users.
+    #[serde(rename = "fleet")]
+    pub fleets: Vec<Fleet>,
+    /// The step tables as written; the loader turns them into [`Suite::steps`], one
+    /// table at a time so that errors point at the right line.
+    #[serde(rename = "step", default)]
+    pub raw_steps: Vec<toml::Spanned<toml::Table>>,
+    /// The script, run in order; every step ends with a barrier across the fleet.
+    #[serde(skip)]
+    pub steps: Vec<Step>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// Time limits of a suite.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// TCP connect.
+    #[serde(default = "secs10")]
+    pub connect: Dur,
+    /// Any request/response exchange (IQ, SASL step, stream restart).
+    #[serde(default = "secs10")]
+    pub response: Dur,
+    /// Waiting for a message or presence to be delivered.
+    #[serde(default = "secs10")]
+    pub delivery: Dur,
+}
+
+fn secs10() -> Dur {
+    Dur::from_secs(10)
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: secs10(),
+            response: secs10(),
+            delivery: secs10(),
+        }
+    }
+}
+
+/// Protocol of a fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// XMPP client-to-server.
+    Xmpp,
+}
+
+/// A fleet: `users` virtual users, each signed in with every resource in `resources`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fleet {
+    /// Fleet name (steps can name it).
+    pub name: String,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Number of users.
+    pub users: usize,
+    /// Resources (devices) per user.
+    #[serde(default = "default_resources")]
+    pub resources: Vec<String>,
+    /// Account name pattern, `{n}` replaced by the user number; defaults to the target's.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// Number of the first user.
+    #[serde(default = "one")]
+    pub first: usize,
+    /// Presence priority of every resource.
+    #[serde(default)]
+    pub priority: i8,
+}
+
+fn default_resources() -> Vec<String> {
+    vec!["impress".to_string()]
+}
+
+fn one() -> usize {
+    1
+}
+
+/// How users are paired for subscriptions and messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pairs {
+    /// 1↔2, 3↔4, …: every user has exactly one partner (an odd last user has none).
+    #[default]
+    Adjacent,
+    /// i↔i+1 and i↔i-1 around a ring; a user's partner for messages is i+1.
+    Ring,
+}
+
+/// Whom a message is addressed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Recipient {
+    /// The partner's bare JID (RFC 6121 §8.5.2).
+    #[serde(rename = "partner.bare")]
+    PartnerBare,
+    /// The partner's first resource (RFC 6121 §8.5.3).
+    #[serde(rename = "partner.full")]
+    PartnerFull,
+}
+
+/// Message type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// `type='chat'`.
+    #[default]
+    Chat,
+    /// `type='normal'`.
+    Normal,
+}
+
+impl MessageKind {
+    /// The `type` attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Normal => "normal",
+        }
+    }
+}
+
+/// One step of the script. In the file, `do` names the kind and the other keys are the
+/// fields of that kind (unknown keys are errors).
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Connect every resource: STARTTLS, SASL, bind, roster get, initial presence.
+    Login(LoginStep),
+    /// Mutual presence subscription between partners; everyone approves.
+    Subscribe(SubscribeStep),
+    /// Every resource broadcasts a presence update; partners must receive it.
+    Presence(PresenceStep),
+    /// Each user's first resource sends messages to its partner.
+    Message(MessageStep),
+    /// XEP-0199 ping to the server from every session.
+    Ping(FleetStep),
+    /// XEP-0030 disco#info to the server from every session.
+    Disco(FleetStep),
+    /// Pause.
+    Wait(WaitStep),
+    /// An explicit synchronisation point (every step already ends with one).
+    Barrier(BarrierStep),
+    /// Unavailable presence, then close the stream; partners must see the unavailable.
+    Logout(FleetStep),
+}
+
+/// `do = "login"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginStep {
+    #[serde(rename = "do")]
+    _kind: String,
+    /// Only this fleet (default: all).
+    #[serde(default)]
+    pub fleet: Option<String>,
+    /// Sessions started per second (default: as fast as possible).
+    #[serde(default)]
+    pub rate: Option<f64>,
+}
+
+/// `do = "subscribe"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeStep {
+    #[serde(rename = "do")]
+    _kind: String,
+    /// Only this fleet.
+    #[serde(default)]
+    pub fleet: Option<String>,
+    /// Pairing.
+    #[serde(default)]
+    pub pairs: Pairs,
+}
+
+/// `do = "presence"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceStep {
+    #[serde(rename = "do")]
+    _kind: String,
+    /// Only this fleet.
+    #[serde(default)]
+    pub fleet: Option<String>,
+    /// `<show/>` value (away, chat, dnd, xa).
+    #[serde(default)]
+    pub show: Option<String>,
+}
+
+/// `do = "message"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageStep {
+    #[serde(rename = "do")]
+    _kind: String,
+    /// Only this fleet.
+    #[serde(default)]
+    pub fleet: Option<String>,
+    /// Bare or full JID of the partner.
+    pub to: Recipient,
+    /// Messages per user.
+    #[serde(default = "one_u32")]
+    pub count: u32,
+    /// Interval between a user's messages.
+    #[serde(default)]
+    pub every: Dur,
+    /// Message type.
+    #[serde(default, rename = "type")]
+    pub kind: MessageKind,
+}
+
+/// `do = "ping"`, `"disco"` or `"logout"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetStep {
+    #[serde(rename = "do")]
+    _kind: String,
+    /// Only this fleet.
+    #[serde(default)]
+    pub fleet: Option<String>,
+}
+
+/// `do = "wait"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitStep {
+    #[serde(rename = "do")]
+    _kind: String,
+    /// How long.
+    pub duration: Dur,
+}
+
+/// `do = "barrier"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BarrierStep {
+    #[serde(rename = "do")]
+    _kind: String,
+    /// Label for logs.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The `do` names of every step kind.
+pub const STEP_KINDS: &[&str] = &["login", "subscribe", "presence", "message", "ping", "disco", "wait", "barrier", "logout"];
+
+fn one_u32() -> u32 {
+    1
+}
+
+impl Step {
+    /// The `do` name of the step.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Login(_) => "login",
+            Self::Subscribe(_) => "subscribe",
+            Self::Presence(_) => "presence",
+            Self::Message(_) => "message",
+            Self::Ping(_) => "ping",
+            Self::Disco(_) => "disco",
+            Self::Wait(_) => "wait",
+            Self::Barrier(_) => "barrier",
+            Self::Logout(_) => "logout",
+        }
+    }
+
+    /// The fleet a step is restricted to, if any.
+    pub fn fleet(&self) -> Option<&str> {
+        let f = match self {
+            Self::Login(s) => &s.fleet,
+            Self::Subscribe(s) => &s.fleet,
+            Self::Presence(s) => &s.fleet,
+            Self::Message(s) => &s.fleet,
+            Self::Ping(s) | Self::Disco(s) | Self::Logout(s) => &s.fleet,
+            Self::Wait(_) | Self::Barrier(_) => return None,
+        };
+        f.as_deref()
+    }
+}

@@ -1,0 +1,136 @@
+//! The target file model (`--target deploy.toml`): where the deployment is, how to secure
+//! the connection, how accounts are named and where their password comes from, and
+//! optionally a managed server to start instead.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A target file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetFile {
+    /// Label for reports (default: the file name).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// XMPP domain.
+    #[serde(default = "default_domain")]
+    pub domain: String,
+    /// c2s endpoints; the first is used for now. Required unless `[managed]` is given.
+    #[serde(default, rename = "node")]
+    pub nodes: Vec<Node>,
+    /// Transport security.
+    #[serde(default)]
+    pub tls: TlsConf,
+    /// Accounts.
+    #[serde(default)]
+    pub accounts: AccountsConf,
+    /// Start a managed server instead of using `nodes`.
+    #[serde(default)]
+    pub managed: Option<ManagedConf>,
+    /// Expectation file (known deviations with reasons).
+    #[serde(default)]
+    pub expect: Option<PathBuf>,
+}
+
+fn default_domain() -> String {
+    "example.test".to_string()
+}
+
+/// One c2s endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// Node name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// IP address or host name.
+    pub host: String,
+    /// c2s port.
+    #[serde(default = "default_port")]
+    pub port: u16,
+}
+
+fn default_port() -> u16 {
+    5222
+}
+
+/// How the client secures the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// STARTTLS must be offered and is used (default).
+    #[default]
+    Starttls,
+    /// Never negotiate TLS (lab use; PLAIN still needs `allow_plain`).
+    Plaintext,
+}
+
+/// Transport security settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConf {
+    /// STARTTLS or plaintext.
+    #[serde(default)]
+    pub mode: TlsMode,
+    /// Trust only this CA bundle (PEM); the system roots otherwise.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate. Off by default; the report records it when on.
+    #[serde(default)]
+    pub insecure: bool,
+    /// Name to verify in the certificate (default: the domain).
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// Allow SASL PLAIN on a stream that is not encrypted.
+    #[serde(default)]
+    pub allow_plain: bool,
+}
+
+/// Account naming and credentials. Exactly one password source may be given; the
+/// password is never accepted on the command line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsConf {
+    /// Account name pattern; `{n}` is the user number.
+    #[serde(default = "default_pattern")]
+    pub pattern: String,
+    /// Password (may contain `{n}`). Prefer `password_env` or `password_file`.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Name of an environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File whose first line is the password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+fn default_pattern() -> String {
+    "user{n}".to_string()
+}
+
+impl Default for AccountsConf {
+    fn default() -> Self {
+        Self {
+            pattern: default_pattern(),
+            password: None,
+            password_env: None,
+            password_file: None,
+        }
+    }
+}
+
+/// A managed server started for the run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedConf {
+    /// `prosody` or `ejabberd`.
+    pub server: String,
+    /// Modules to leave out, in the server's own names (`ping`, `mod_ping`).
+    #[serde(default)]
+    pub disable_modules: Vec<String>,
+    /// Extra global settings in the server's own syntax (key → value).
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
