@@ -85,7 +85,13 @@ impl Collector {
             }
             c
         });
-        (Events::new(tx), Running { stop: stop_tx, join })
+        (
+            Events::new(tx),
+            Running {
+                stop: stop_tx,
+                join,
+            },
+        )
     }
 
     /// Folds one event.
@@ -110,11 +116,19 @@ impl Collector {
             }
             Event::OpFailed { op } => {
                 let interval = self.interval;
-                self.response.entry(op).or_insert_with(|| OpRecorder::new(interval)).error();
-                self.service.entry(op).or_insert_with(|| OpRecorder::new(interval)).error();
+                self.response
+                    .entry(op)
+                    .or_insert_with(|| OpRecorder::new(interval))
+                    .error();
+                self.service
+                    .entry(op)
+                    .or_insert_with(|| OpRecorder::new(interval))
+                    .error();
             }
             Event::Outcome(o) => self.judge(*o),
-            Event::Count { name, delta } => *self.counters.entry(name.to_string()).or_default() += delta,
+            Event::Count { name, delta } => {
+                *self.counters.entry(name.to_string()).or_default() += delta
+            }
             Event::Error { subject, message } => {
                 *self.counters.entry("errors".to_string()).or_default() += 1;
                 if self.errors.len() < MAX_ERRORS {
@@ -130,7 +144,8 @@ impl Collector {
             None => {
                 let mut tally = BTreeMap::new();
                 tally.insert(verdict, 1);
-                self.verdicts.insert(o.check.id, Aggregate { tally, worst: o });
+                self.verdicts
+                    .insert(o.check.id, Aggregate { tally, worst: o });
             }
             Some(agg) => {
                 *agg.tally.entry(verdict).or_default() += 1;
@@ -169,7 +184,10 @@ impl Collector {
         let (status, reason) = match (invalid, failed, op_errors) {
             (Some(why), _, _) => (RunStatus::Invalid, Some(why)),
             (None, true, _) => (RunStatus::Failed, None),
-            (None, false, n) if n > 0 => (RunStatus::Failed, Some(format!("{n} operations failed (see errors)"))),
+            (None, false, n) if n > 0 => (
+                RunStatus::Failed,
+                Some(format!("{n} operations failed (see errors)")),
+            ),
             (None, false, _) => (RunStatus::Passed, None),
         };
         let summaries = |m: &BTreeMap<Op, OpRecorder>| {

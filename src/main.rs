@@ -4,6 +4,7 @@ use clap::Parser;
 use impress::cli::{ChecksCommand, Cli, Command};
 use impress::error::{EXIT_INVALID, EXIT_OK};
 use impress::run::RunArgs;
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -15,7 +16,9 @@ fn main() -> ExitCode {
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            let code = e.downcast_ref::<impress::error::Error>().map_or(EXIT_INVALID, |e| e.exit_code());
+            let code = e
+                .downcast_ref::<impress::error::Error>()
+                .map_or(EXIT_INVALID, |e| e.exit_code());
             eprintln!("error: {e:#}");
             code
         }
@@ -25,22 +28,33 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Run { suite, target, out, quiet } => {
+        Command::Run {
+            suite,
+            target,
+            out,
+            quiet,
+        } => {
             let rt = tokio::runtime::Runtime::new()?;
-            let args = RunArgs { suite, target, out, quiet };
+            let args = RunArgs {
+                suite,
+                target,
+                out,
+                quiet,
+            };
             let (_, code) = rt.block_on(impress::run::run(&args))?;
             Ok(code)
         }
         Command::Validate { suite, target } => {
             impress::scenario::load_suite(&suite)?;
             impress::scenario::load_target(target.as_deref())?;
-            println!("{}: ok", suite.display());
+            let _ = writeln!(std::io::stdout(), "{}: ok", suite.display());
             Ok(EXIT_OK)
         }
         Command::Checks {
             command: ChecksCommand::List { spec },
         } => {
-            print!("{}", impress::checks::render_list(spec.as_deref()));
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "{}", impress::checks::render_list(spec.as_deref()));
             Ok(EXIT_OK)
         }
     }

@@ -18,6 +18,7 @@ use crate::session::Settings;
 use crate::target::{ManagedServer, ServerKind};
 use crate::transport::{TlsSettings, client_config};
 use crate::{clock, fleet::Tracker};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -41,9 +42,11 @@ pub struct RunArgs {
 pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
     let suite = load_suite(&args.suite)?;
     let target = load_target(args.target.as_deref())?;
-    let users = fleet::build_users(&suite, &target.pattern, &target.domain).map_err(|message| Error::Config {
-        path: args.suite.clone(),
-        message,
+    let users = fleet::build_users(&suite, &target.pattern, &target.domain).map_err(|message| {
+        Error::Config {
+            path: args.suite.clone(),
+            message,
+        }
     })?;
     let expect = expectations(&target)?;
     let checks = selected_checks(&suite);
@@ -54,11 +57,16 @@ pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
     if let Some(why) = &invalid {
         tracing::warn!("run invalid: {why}");
     }
-    let out = collector.finish().await.finish(meta, &checks, &expect, invalid);
+    let out = collector
+        .finish()
+        .await
+        .finish(meta, &checks, &expect, invalid);
     report::write_all(&args.out, &out)?;
     if !args.quiet {
-        print!("{}", report::terminal_summary(&out.report));
-        println!("report: {}", args.out.display());
+        // A closed stdout (e.g. `| head`) must not turn a finished run into a panic.
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, "{}", report::terminal_summary(&out.report));
+        let _ = writeln!(stdout, "report: {}", args.out.display());
     }
     let code = match out.report.status {
         RunStatus::Passed => EXIT_OK,
@@ -69,7 +77,10 @@ pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
 }
 
 fn meta(args: &RunArgs, suite: &Suite, target: &TargetPlan, users: &[User]) -> RunMeta {
-    let started_unix_ms = clock::wall().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let started_unix_ms = clock::wall()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     RunMeta {
         suite: suite.name.clone(),
         suite_path: args.suite.display().to_string(),
@@ -86,41 +97,62 @@ fn meta(args: &RunArgs, suite: &Suite, target: &TargetPlan, users: &[User]) -> R
 
 fn expectations(target: &TargetPlan) -> Result<Expectations, Error> {
     if let Some(path) = &target.expect {
-        return Expectations::parse(path, &std::fs::read_to_string(path).map_err(|e| Error::Config {
-            path: path.clone(),
-            message: format!("cannot read: {e}"),
-        })?);
+        return Expectations::parse(
+            path,
+            &std::fs::read_to_string(path).map_err(|e| Error::Config {
+                path: path.clone(),
+                message: format!("cannot read: {e}"),
+            })?,
+        );
     }
     let Endpoint::Managed(spec) = &target.endpoint else {
         return Ok(Expectations::none());
     };
     let (name, text) = match spec.kind {
-        ServerKind::Prosody => ("fixtures/expect/prosody.toml", include_str!("../fixtures/expect/prosody.toml")),
-        ServerKind::Ejabberd => ("fixtures/expect/ejabberd.toml", include_str!("../fixtures/expect/ejabberd.toml")),
+        ServerKind::Prosody => (
+            "fixtures/expect/prosody.toml",
+            include_str!("../fixtures/expect/prosody.toml"),
+        ),
+        ServerKind::Ejabberd => (
+            "fixtures/expect/ejabberd.toml",
+            include_str!("../fixtures/expect/ejabberd.toml"),
+        ),
     };
     Expectations::parse(Path::new(name), text)
 }
 
 /// Starts the target, plays the fleet, stops the target. `Err` makes the run invalid.
-async fn execute(suite: &Suite, target: &TargetPlan, users: Vec<User>, events: Events) -> Result<(), String> {
+async fn execute(
+    suite: &Suite,
+    target: &TargetPlan,
+    users: Vec<User>,
+    events: Events,
+) -> Result<(), String> {
     let (server, password) = start_target(target, suite).await?;
     let result = play(suite, target, users, events, server.as_ref(), password).await;
-    if let Some(s) = server {
-        if let Err(e) = s.stop().await {
-            tracing::warn!("stopping the managed server: {e}");
-        }
+    if let Some(Err(e)) = match server {
+        Some(s) => Some(s.stop().await),
+        None => None,
+    } {
+        tracing::warn!("stopping the managed server: {e}");
     }
     result
 }
 
-async fn start_target(target: &TargetPlan, suite: &Suite) -> Result<(Option<ManagedServer>, Secret), String> {
+async fn start_target(
+    target: &TargetPlan,
+    suite: &Suite,
+) -> Result<(Option<ManagedServer>, Secret), String> {
     let Endpoint::Managed(spec) = &target.endpoint else {
         let pw = target.password.clone().unwrap_or_else(|| Secret::new(""));
         return Ok((None, pw));
     };
-    let server = ManagedServer::start(spec)
-        .await
-        .map_err(|e| format!("target unavailable: managed {} did not start: {e}", spec.kind.name()))?;
+    let server = ManagedServer::start(spec).await.map_err(|e| {
+        format!(
+            "target unavailable: managed {} did not start: {e}",
+            spec.kind.name()
+        )
+    })?;
     let password = Secret::random();
     for (prefix, count) in accounts(suite, &target.pattern)? {
         server
@@ -139,7 +171,11 @@ fn accounts(suite: &Suite, default: &str) -> Result<Vec<(String, usize)>, String
         let prefix = pat
             .strip_suffix("{n}")
             .filter(|p| !p.contains('{'))
-            .ok_or_else(|| format!("managed targets need account patterns of the form <prefix>{{n}}, not `{pat}`"))?;
+            .ok_or_else(|| {
+                format!(
+                    "managed targets need account patterns of the form <prefix>{{n}}, not `{pat}`"
+                )
+            })?;
         let count = f.first + f.users - 1;
         match out.iter_mut().find(|(p, _)| p == prefix) {
             Some((_, c)) => *c = (*c).max(count),
@@ -172,7 +208,11 @@ async fn play(
     }
 }
 
-async fn settings(suite: &Suite, target: &TargetPlan, server: Option<&ManagedServer>) -> Result<Settings, String> {
+async fn settings(
+    suite: &Suite,
+    target: &TargetPlan,
+    server: Option<&ManagedServer>,
+) -> Result<Settings, String> {
     let addr = match (&target.endpoint, server) {
         (_, Some(s)) => s.addr(),
         (Endpoint::External { host, port }, None) => resolve(host, *port).await?,
@@ -181,8 +221,11 @@ async fn settings(suite: &Suite, target: &TargetPlan, server: Option<&ManagedSer
     let tls = match target.tls.mode {
         TlsMode::Plaintext => None,
         TlsMode::Starttls => {
-            let ca = server.map(|s| s.ca_file().to_path_buf()).or_else(|| target.tls.ca_file.clone());
-            let config = client_config(ca.as_deref(), target.tls.insecure).map_err(|e| e.to_string())?;
+            let ca = server
+                .map(|s| s.ca_file().to_path_buf())
+                .or_else(|| target.tls.ca_file.clone());
+            let config =
+                client_config(ca.as_deref(), target.tls.insecure).map_err(|e| e.to_string())?;
             let name = target.tls.server_name.as_deref().unwrap_or(&target.domain);
             Some(TlsSettings::new(config, name).map_err(|e| e.to_string())?)
         }
@@ -194,9 +237,12 @@ async fn settings(suite: &Suite, target: &TargetPlan, server: Option<&ManagedSer
         allow_plain: target.tls.allow_plain,
         connect_timeout: suite.timeouts.connect.0,
         response_timeout: suite.timeouts.response.0,
-        framer: FramerConfig::default(),
-        transcript_frames: 64,
-        inbox_cap: 1024,
+        framer: FramerConfig {
+            max_stanza_bytes: suite.limits.max_stanza_bytes,
+            ..FramerConfig::default()
+        },
+        transcript_frames: suite.limits.transcript_frames.max(2),
+        inbox_cap: suite.limits.inbox_stanzas.max(1),
         sasl_cache: Arc::new(SaltedPasswordCache::new()),
     })
 }

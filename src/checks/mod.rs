@@ -182,7 +182,14 @@ pub fn render_list(spec: Option<&str>) -> String {
     let mut out = String::new();
     let wanted = |c: &CheckDef| spec.is_none_or(|s| c.spec.eq_ignore_ascii_case(s.trim()));
     for c in CATALOGUE.iter().copied().filter(|c| wanted(c)) {
-        out.push_str(&format!("{}  {}  {} §{}\n    \"{}\"\n", c.id, c.level.as_str(), c.spec, c.section, c.quote));
+        out.push_str(&format!(
+            "{}  {}  {} §{}\n    \"{}\"\n",
+            c.id,
+            c.level.as_str(),
+            c.spec,
+            c.section,
+            c.quote
+        ));
     }
     out
 }

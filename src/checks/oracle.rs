@@ -26,7 +26,10 @@ fn violation(expected: impl Into<String>, actual: impl Into<String>) -> Violatio
 
 /// Short description of a stanza for messages: `<iq type='error'> (service-unavailable)`.
 pub fn describe(el: &Element) -> String {
-    let kind = el.attr("type").map(|t| format!(" type='{t}'")).unwrap_or_default();
+    let kind = el
+        .attr("type")
+        .map(|t| format!(" type='{t}'"))
+        .unwrap_or_default();
     match StanzaError::from_stanza(el) {
         Some(e) => format!("<{}{kind}> with error {}", el.name, e.condition),
         None => format!("<{}{kind}>", el.name),
@@ -37,8 +40,14 @@ pub fn describe(el: &Element) -> String {
 pub fn features_received(first: Option<&Element>) -> Judgement {
     match first {
         Some(el) if el.is("features", ns::STREAM) => Ok(()),
-        Some(el) => Err(violation("<stream:features/>", format!("<{}/> in {}", el.name, el.ns))),
-        None => Err(violation("<stream:features/>", "no stanza before the timeout")),
+        Some(el) => Err(violation(
+            "<stream:features/>",
+            format!("<{}/> in {}", el.name, el.ns),
+        )),
+        None => Err(violation(
+            "<stream:features/>",
+            "no stanza before the timeout",
+        )),
     }
 }
 
@@ -46,7 +55,10 @@ pub fn features_received(first: Option<&Element>) -> Judgement {
 pub fn no_starttls_after_tls(f: &StreamFeatures) -> Judgement {
     match f.starttls {
         None => Ok(()),
-        Some(_) => Err(violation("features without <starttls/>", "<starttls/> offered again")),
+        Some(_) => Err(violation(
+            "features without <starttls/>",
+            "<starttls/> offered again",
+        )),
     }
 }
 
@@ -55,7 +67,10 @@ pub fn bind_offered(f: &StreamFeatures) -> Judgement {
     if f.bind {
         Ok(())
     } else {
-        Err(violation("<bind/> in the post-SASL stream features", "no <bind/> feature"))
+        Err(violation(
+            "<bind/> in the post-SASL stream features",
+            "no <bind/> feature",
+        ))
     }
 }
 
@@ -69,7 +84,10 @@ pub fn sasl_outcome(el: &Element) -> Judgement {
         .next()
         .map(|c| c.name.clone())
         .unwrap_or_else(|| "no condition".into());
-    Err(violation("<success/> for valid credentials", format!("<{}/> ({cond})", el.name)))
+    Err(violation(
+        "<success/> for valid credentials",
+        format!("<{}/> ({cond})", el.name),
+    ))
 }
 
 /// RFC 6120 §7.6.1: the bind result is a full JID of the authenticated account.
@@ -112,7 +130,10 @@ pub fn roster_result(resp: &Element) -> Judgement {
     if resp.attr("type") == Some("result") && resp.child("query", ns::ROSTER).is_some() {
         Ok(())
     } else {
-        Err(violation("IQ result with <query xmlns='jabber:iq:roster'/>", describe(resp)))
+        Err(violation(
+            "IQ result with <query xmlns='jabber:iq:roster'/>",
+            describe(resp),
+        ))
     }
 }
 
@@ -150,7 +171,10 @@ pub fn bare_jid_delivery(received_by: &[String], available: &[String]) -> Judgem
         return Err(violation(expected, "delivered to no resource"));
     }
     match received_by.iter().find(|r| !available.contains(r)) {
-        Some(r) => Err(violation(expected, format!("delivered to unavailable resource {r}"))),
+        Some(r) => Err(violation(
+            expected,
+            format!("delivered to unavailable resource {r}"),
+        )),
         None => Ok(()),
     }
 }
@@ -160,7 +184,10 @@ pub fn full_jid_delivery(received_by: &[String], addressed: &str) -> Judgement {
     if received_by.len() == 1 && received_by[0] == addressed {
         Ok(())
     } else {
-        Err(violation(format!("delivered to [{addressed}] only"), format!("delivered to {received_by:?}")))
+        Err(violation(
+            format!("delivered to [{addressed}] only"),
+            format!("delivered to {received_by:?}"),
+        ))
     }
 }
 
@@ -169,7 +196,10 @@ pub fn stream_closed(server_close_seen: bool) -> Judgement {
     if server_close_seen {
         Ok(())
     } else {
-        Err(violation("a closing </stream:stream> tag", "none before the timeout"))
+        Err(violation(
+            "a closing </stream:stream> tag",
+            "none before the timeout",
+        ))
     }
 }
 
@@ -196,7 +226,10 @@ pub fn disco_identity(resp: &Element) -> Judgement {
     if identities > 0 && features > 0 {
         Ok(())
     } else {
-        Err(violation(expected, format!("{identities} identities, {features} features")))
+        Err(violation(
+            expected,
+            format!("{identities} identities, {features} features"),
+        ))
     }
 }
 

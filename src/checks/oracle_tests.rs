@@ -51,21 +51,39 @@ fn sasl_success_or_failure() {
 #[test]
 fn scram_server_signature_mismatch_is_detected() {
     use crate::proto::xmpp::sasl::{Mechanism, SaltedPasswordCache, ScramClient};
-    let mut c = ScramClient::new(Mechanism::ScramSha1, "user", "pencil", "fyko+d2lbbFgONRv9qkxdawL");
+    let mut c = ScramClient::new(
+        Mechanism::ScramSha1,
+        "user",
+        "pencil",
+        "fyko+d2lbbFgONRv9qkxdawL",
+    );
     let first = b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096";
-    c.handle_server_first(first, &SaltedPasswordCache::new()).expect("RFC 5802 vector");
-    assert!(c.verify_server_final(b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=").is_ok());
-    assert!(c.verify_server_final(b"v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=").is_err());
+    c.handle_server_first(first, &SaltedPasswordCache::new())
+        .expect("RFC 5802 vector");
+    assert!(
+        c.verify_server_final(b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=")
+            .is_ok()
+    );
+    assert!(
+        c.verify_server_final(b"v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+            .is_err()
+    );
 }
 
 #[test]
 fn bind_returns_full_jid_of_the_account() {
     let account: Jid = "alice@example.test".parse().unwrap();
-    let ok = el("<iq type='result' id='bind-1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@example.test/desk</jid></bind></iq>");
+    let ok = el(
+        "<iq type='result' id='bind-1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@example.test/desk</jid></bind></iq>",
+    );
     assert_eq!(bind_result(&ok, &account).unwrap().resource(), Some("desk"));
-    let bare = el("<iq type='result' id='bind-1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@example.test</jid></bind></iq>");
+    let bare = el(
+        "<iq type='result' id='bind-1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@example.test</jid></bind></iq>",
+    );
     assert!(bind_result(&bare, &account).is_err());
-    let other = el("<iq type='result' id='bind-1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>mallory@example.test/x</jid></bind></iq>");
+    let other = el(
+        "<iq type='result' id='bind-1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>mallory@example.test/x</jid></bind></iq>",
+    );
     assert!(bind_result(&other, &account).is_err());
     let no_jid = el("<iq type='result' id='bind-1'/>");
     assert!(bind_result(&no_jid, &account).is_err());
@@ -83,9 +101,13 @@ fn iq_response_type_and_id() {
 #[test]
 fn delivered_stanza_is_stamped_with_the_senders_full_jid() {
     let sender: Jid = "bob@example.test/phone".parse().unwrap();
-    let ok = el("<message from='bob@example.test/phone' to='alice@example.test' id='m1'><body>hi</body></message>");
+    let ok = el(
+        "<message from='bob@example.test/phone' to='alice@example.test' id='m1'><body>hi</body></message>",
+    );
     assert!(from_stamped(&ok, &sender).is_ok());
-    let bare = el("<message from='bob@example.test' to='alice@example.test' id='m1'><body>hi</body></message>");
+    let bare = el(
+        "<message from='bob@example.test' to='alice@example.test' id='m1'><body>hi</body></message>",
+    );
     assert!(from_stamped(&bare, &sender).is_err());
     let none = el("<message to='alice@example.test' id='m1'><body>hi</body></message>");
     assert!(from_stamped(&none, &sender).is_err());
@@ -99,7 +121,12 @@ fn stream_close_answered() {
 
 #[test]
 fn roster_get_result() {
-    assert!(roster_result(&el("<iq type='result' id='q1'><query xmlns='jabber:iq:roster'/></iq>")).is_ok());
+    assert!(
+        roster_result(&el(
+            "<iq type='result' id='q1'><query xmlns='jabber:iq:roster'/></iq>"
+        ))
+        .is_ok()
+    );
     let unavailable = "<iq type='error' id='q1'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>";
     let v = roster_result(&el(unavailable)).unwrap_err();
     assert!(v.actual.contains("service-unavailable"), "{v:?}");
@@ -108,11 +135,17 @@ fn roster_get_result() {
 #[test]
 fn roster_push_with_subscription_both() {
     let contact: Jid = "bob@example.test".parse().unwrap();
-    let both = el("<iq type='set' id='p1'><query xmlns='jabber:iq:roster'><item jid='bob@example.test' subscription='both'/></query></iq>");
+    let both = el(
+        "<iq type='set' id='p1'><query xmlns='jabber:iq:roster'><item jid='bob@example.test' subscription='both'/></query></iq>",
+    );
     assert!(is_roster_push_both(&both, &contact));
-    let to = el("<iq type='set' id='p1'><query xmlns='jabber:iq:roster'><item jid='bob@example.test' subscription='to'/></query></iq>");
+    let to = el(
+        "<iq type='set' id='p1'><query xmlns='jabber:iq:roster'><item jid='bob@example.test' subscription='to'/></query></iq>",
+    );
     assert!(!is_roster_push_both(&to, &contact));
-    let other = el("<iq type='set' id='p1'><query xmlns='jabber:iq:roster'><item jid='carol@example.test' subscription='both'/></query></iq>");
+    let other = el(
+        "<iq type='set' id='p1'><query xmlns='jabber:iq:roster'><item jid='carol@example.test' subscription='both'/></query></iq>",
+    );
     assert!(!is_roster_push_both(&other, &contact));
 }
 
@@ -128,7 +161,9 @@ fn bare_jid_chat_reaches_an_available_resource() {
 #[test]
 fn full_jid_message_reaches_only_that_resource() {
     assert!(full_jid_delivery(&["bob/desktop".into()], "bob/desktop").is_ok());
-    assert!(full_jid_delivery(&["bob/desktop".into(), "bob/mobile".into()], "bob/desktop").is_err());
+    assert!(
+        full_jid_delivery(&["bob/desktop".into(), "bob/mobile".into()], "bob/desktop").is_err()
+    );
     assert!(full_jid_delivery(&["bob/mobile".into()], "bob/desktop").is_err());
     assert!(full_jid_delivery(&[], "bob/desktop").is_err());
 }

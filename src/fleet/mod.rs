@@ -10,8 +10,8 @@ pub use tracker::Tracker;
 use crate::clock;
 use crate::events::Events;
 use crate::proto::xmpp::Jid;
-use crate::scenario::suite::{Pairs, Step, Suite, Timeouts};
 use crate::scenario::Secret;
+use crate::scenario::suite::{Pairs, Step, Suite, Timeouts};
 use crate::session::{Session, Settings};
 use std::sync::{Arc, Mutex};
 use tokio::task::JoinSet;
@@ -94,7 +94,11 @@ pub struct Entry {
 impl Entry {
     /// Labels of the connected sessions.
     pub fn connected(&self) -> Vec<String> {
-        self.sessions.iter().filter(|(_, j)| j.is_some()).map(|(l, _)| l.clone()).collect()
+        self.sessions
+            .iter()
+            .filter(|(_, j)| j.is_some())
+            .map(|(l, _)| l.clone())
+            .collect()
     }
 }
 
@@ -107,8 +111,12 @@ pub fn build_users(suite: &Suite, pattern: &str, domain: &str) -> Result<Vec<Use
         for index in 0..f.users {
             let number = f.first + index;
             let account = pat.replace("{n}", &number.to_string());
-            let bare = Jid::new(Some(&account), domain, None)
-                .map_err(|e| format!("fleet `{}`: account `{account}`@{domain} is not a valid JID: {e}", f.name))?;
+            let bare = Jid::new(Some(&account), domain, None).map_err(|e| {
+                format!(
+                    "fleet `{}`: account `{account}`@{domain} is not a valid JID: {e}",
+                    f.name
+                )
+            })?;
             users.push(User {
                 gid: users.len(),
                 index,
@@ -131,13 +139,18 @@ pub fn build_users(suite: &Suite, pattern: &str, domain: &str) -> Result<Vec<Use
 fn directory(users: &[User]) -> Directory {
     let users = users
         .iter()
-        .map(|u| (u.gid, Entry {
-            bare: u.bare.clone(),
-            index: u.index,
-            sessions: (0..u.resources.len())
-                .map(|k| (u.label(k), u.sessions[k].as_ref().map(|s| s.jid().clone())))
-                .collect(),
-        }))
+        .map(|u| {
+            (
+                u.gid,
+                Entry {
+                    bare: u.bare.clone(),
+                    index: u.index,
+                    sessions: (0..u.resources.len())
+                        .map(|k| (u.label(k), u.sessions[k].as_ref().map(|s| s.jid().clone())))
+                        .collect(),
+                },
+            )
+        })
         .collect();
     Directory { users }
 }
@@ -148,7 +161,8 @@ fn pair(users: &mut [User], fleet: Option<usize>, pairs: Pairs) {
     for u in users.iter().filter(|u| fleet.is_none_or(|f| f == u.fleet)) {
         by_fleet.entry(u.fleet).or_default().push(u.gid);
     }
-    let pos: std::collections::HashMap<usize, usize> = users.iter().enumerate().map(|(i, u)| (u.gid, i)).collect();
+    let pos: std::collections::HashMap<usize, usize> =
+        users.iter().enumerate().map(|(i, u)| (u.gid, i)).collect();
     for gids in by_fleet.values() {
         let n = gids.len();
         for (i, &g) in gids.iter().enumerate() {
@@ -189,7 +203,9 @@ pub async fn run(suite: &Suite, ctx: Arc<Ctx>, mut users: Vec<User>) -> Result<V
             }
             _ => users = run_step(users, step, fleet, &ctx, None).await,
         }
-        if matches!(step, Step::Login(_)) && users.iter().all(|u| u.sessions.iter().all(Option::is_none)) {
+        if matches!(step, Step::Login(_))
+            && users.iter().all(|u| u.sessions.iter().all(Option::is_none))
+        {
             let why = ctx.first_connect_error.lock().ok().and_then(|e| e.clone());
             let why = why.unwrap_or_else(|| "see errors".into());
             return Err(Invalid(format!("no session could log in: {why}")));
@@ -198,7 +214,13 @@ pub async fn run(suite: &Suite, ctx: Arc<Ctx>, mut users: Vec<User>) -> Result<V
     Ok(users)
 }
 
-async fn run_step(mut users: Vec<User>, step: &Step, fleet: Option<usize>, ctx: &Arc<Ctx>, wave: Option<usize>) -> Vec<User> {
+async fn run_step(
+    mut users: Vec<User>,
+    step: &Step,
+    fleet: Option<usize>,
+    ctx: &Arc<Ctx>,
+    wave: Option<usize>,
+) -> Vec<User> {
     if matches!(step, Step::Login(_)) {
         default_partners(&mut users);
     }
@@ -218,7 +240,9 @@ async fn run_step(mut users: Vec<User>, step: &Step, fleet: Option<usize>, ctx: 
     while let Some(r) = set.join_next().await {
         match r {
             Ok(u) => idle.push(u),
-            Err(e) => ctx.events.error("fleet", format!("a user task failed: {e}")),
+            Err(e) => ctx
+                .events
+                .error("fleet", format!("a user task failed: {e}")),
         }
     }
     idle.sort_by_key(|u| u.gid);

@@ -7,14 +7,21 @@ use crate::checks::oracle::{self, Judgement, Violation};
 use crate::clock;
 use crate::metrics::Op;
 use crate::proto::xmpp::{Element, Jid, ns, stanza};
-use crate::scenario::suite::{MessageStep, Recipient, Step};
 use crate::scenario::Secret;
+use crate::scenario::suite::{MessageStep, Recipient, Step};
 use crate::session::{Credentials, Session};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Runs `step` for one user and hands the user back.
-pub(super) async fn run(mut u: User, step: &Step, ctx: &Arc<Ctx>, dir: &Directory, start: Instant, wave: Option<usize>) -> User {
+pub(super) async fn run(
+    mut u: User,
+    step: &Step,
+    ctx: &Arc<Ctx>,
+    dir: &Directory,
+    start: Instant,
+    wave: Option<usize>,
+) -> User {
     match step {
         Step::Login(l) => login(&mut u, l.rate, ctx, start).await,
         Step::Subscribe(_) => subscribe(&u, ctx, dir, start).await,
@@ -29,7 +36,10 @@ pub(super) async fn run(mut u: User, step: &Step, ctx: &Arc<Ctx>, dir: &Director
 }
 
 fn connected(u: &User) -> impl Iterator<Item = (usize, &Session)> {
-    u.sessions.iter().enumerate().filter_map(|(k, s)| s.as_ref().map(|s| (k, s)))
+    u.sessions
+        .iter()
+        .enumerate()
+        .filter_map(|(k, s)| s.as_ref().map(|s| (k, s)))
 }
 
 fn deadline(ctx: &Ctx) -> Instant {
@@ -51,7 +61,16 @@ async fn login(u: &mut User, rate: Option<f64>, ctx: &Arc<Ctx>, start: Instant) 
         };
         ctx.events.count("sessions_attempted", 1);
         let observer = ctx.tracker.clone();
-        match Session::connect(&ctx.settings, &creds, u.label(k), &ctx.events, observer, intended).await {
+        match Session::connect(
+            &ctx.settings,
+            &creds,
+            u.label(k),
+            &ctx.events,
+            observer,
+            intended,
+        )
+        .await
+        {
             Ok(s) => {
                 ctx.events.count("sessions_connected", 1);
                 s.set_auto_approve(k == 0);
@@ -60,7 +79,11 @@ async fn login(u: &mut User, rate: Option<f64>, ctx: &Arc<Ctx>, start: Instant) 
             }
             Err(e) => {
                 if let Ok(mut first) = ctx.first_connect_error.lock() {
-                    let why = if e.is_unreachable() { format!("target unreachable: {e}") } else { e.to_string() };
+                    let why = if e.is_unreachable() {
+                        format!("target unreachable: {e}")
+                    } else {
+                        e.to_string()
+                    };
                     first.get_or_insert(why);
                 }
             }
@@ -79,7 +102,8 @@ async fn after_login(s: &Session, priority: i8, ctx: &Ctx) {
                 s.judge(&ctx.events, &c::ROSTER_GET, oracle::roster_result(&r.el));
                 ctx.events.latency(Op::Roster, sent, sent, r.at);
             } else {
-                ctx.events.op_failed(Op::Roster, s.label(), "roster get timed out");
+                ctx.events
+                    .op_failed(Op::Roster, s.label(), "roster get timed out");
             }
         }
         Err(e) => ctx.events.op_failed(Op::Roster, s.label(), e.to_string()),
@@ -87,7 +111,8 @@ async fn after_login(s: &Session, priority: i8, ctx: &Ctx) {
     let p = Element::new("presence", ns::CLIENT)
         .with_child(Element::new("priority", ns::CLIENT).with_text(priority.to_string()));
     if let Err(e) = s.send(&p).await {
-        ctx.events.error(s.label(), format!("initial presence: {e}"));
+        ctx.events
+            .error(s.label(), format!("initial presence: {e}"));
     }
 }
 
@@ -102,12 +127,25 @@ async fn subscribe(u: &User, ctx: &Ctx, dir: &Directory, start: Instant) {
     let Some(s0) = u.sessions.first().and_then(Option::as_ref) else {
         return;
     };
-    let partners: Vec<Jid> = u.partners.iter().filter_map(|g| dir.get(*g)).map(|e| e.bare.clone()).collect();
+    let partners: Vec<Jid> = u
+        .partners
+        .iter()
+        .filter_map(|g| dir.get(*g))
+        .map(|e| e.bare.clone())
+        .collect();
+    for p in &partners {
+        roster_add(s0, p, ctx).await;
+    }
     let mut sent = start;
     for p in &partners {
-        match s0.send(&stanza::presence(Some("subscribe"), Some(&p.to_string()))).await {
+        match s0
+            .send(&stanza::presence(Some("subscribe"), Some(&p.to_string())))
+            .await
+        {
             Ok(at) => sent = at,
-            Err(e) => ctx.events.op_failed(Op::Subscribe, s0.label(), e.to_string()),
+            Err(e) => ctx
+                .events
+                .op_failed(Op::Subscribe, s0.label(), e.to_string()),
         }
     }
     let until = deadline(ctx);
@@ -115,26 +153,58 @@ async fn subscribe(u: &User, ctx: &Ctx, dir: &Directory, start: Instant) {
         let bare = p.to_string();
         for (k, s) in connected(u) {
             let is_subscribed = |el: &Element| {
-                el.name == "presence" && el.attr("type") == Some("subscribed") && from_bare(el) == Some(bare.clone())
+                el.name == "presence"
+                    && el.attr("type") == Some("subscribed")
+                    && from_bare(el) == Some(bare.clone())
             };
             let got = s.take(is_subscribed, until).await;
             if k == 0 {
                 match &got {
                     Some(r) => ctx.events.latency(Op::Subscribe, start, sent, r.at),
-                    None => ctx.events.op_failed(Op::Subscribe, s.label(), format!("no <presence type='subscribed'/> from {bare}")),
+                    None => ctx.events.op_failed(
+                        Op::Subscribe,
+                        s.label(),
+                        format!("no <presence type='subscribed'/> from {bare}"),
+                    ),
                 }
             }
-            let j = got.map(|_| ()).ok_or_else(|| missing(format!("<presence type='subscribed' from='{bare}'/>")));
+            let j = got
+                .map(|_| ())
+                .ok_or_else(|| missing(format!("<presence type='subscribed' from='{bare}'/>")));
             s.judge(&ctx.events, &c::SUBSCRIBED_DELIVERED, j);
             let push = s.take(|el| oracle::is_roster_push_both(el, p), until).await;
-            let j = push.map(|_| ()).ok_or_else(|| missing(format!("roster push <item jid='{bare}' subscription='both'/>")));
+            let j = push.map(|_| ()).ok_or_else(|| {
+                missing(format!(
+                    "roster push <item jid='{bare}' subscription='both'/>"
+                ))
+            });
             s.judge(&ctx.events, &c::ROSTER_PUSH_BOTH, j);
         }
     }
 }
 
+/// RFC 6121 §2.1.5: add the contact to the roster before subscribing, as clients do.
+async fn roster_add(s: &Session, contact: &Jid, ctx: &Ctx) {
+    let item = Element::new("item", ns::ROSTER)
+        .with_attr("jid", contact.to_string())
+        .with_attr("name", contact.local().unwrap_or(""))
+        .with_child(Element::new("group", ns::ROSTER).with_text("impress"));
+    let set = stanza::iq(
+        "set",
+        "",
+        None,
+        Some(Element::new("query", ns::ROSTER).with_child(item)),
+    );
+    match s.request(set).await {
+        Ok((_, resp)) => judge_iq(s, ctx, resp.as_ref().map(|r| &r.el)),
+        Err(e) => ctx.events.error(s.label(), format!("roster set: {e}")),
+    }
+}
+
 fn from_bare(el: &Element) -> Option<String> {
-    el.attr("from").and_then(|f| f.parse::<Jid>().ok()).map(|j| j.bare().to_string())
+    el.attr("from")
+        .and_then(|f| f.parse::<Jid>().ok())
+        .map(|j| j.bare().to_string())
 }
 
 fn missing(what: String) -> Violation {
@@ -160,7 +230,13 @@ async fn presence(u: &User, show: Option<&str>, ctx: &Ctx, dir: &Directory, star
     let mut tokens = Vec::new();
     for (_, s) in connected(u) {
         let token = ctx.tracker.token();
-        ctx.tracker.expect(&token, Op::Presence, start, s.jid(), Expect::All(expect.clone()));
+        ctx.tracker.expect(
+            &token,
+            Op::Presence,
+            start,
+            s.jid(),
+            Expect::All(expect.clone()),
+        );
         let mut p = Element::new("presence", ns::CLIENT);
         if let Some(show) = show {
             p.push_child(Element::new("show", ns::CLIENT).with_text(show));
@@ -180,17 +256,25 @@ async fn send_tracked(s: &Session, el: &Element, token: &str, ctx: &Ctx) {
     }
 }
 
-async fn judge_broadcasts(tokens: &[(String, &Session)], ctx: &Ctx, check: &'static crate::checks::CheckDef) {
+async fn judge_broadcasts(
+    tokens: &[(String, &Session)],
+    ctx: &Ctx,
+    check: &'static crate::checks::CheckDef,
+) {
     let ids: Vec<String> = tokens.iter().map(|(t, _)| t.clone()).collect();
     ctx.tracker.wait(&ids, deadline(ctx)).await;
     for (t, s) in tokens {
-        let Some(d) = ctx.tracker.finish(t) else { continue };
+        let Some(d) = ctx.tracker.finish(t) else {
+            continue;
+        };
         s.judge(&ctx.events, check, all_received(&d));
     }
 }
 
 fn all_received(d: &Delivery) -> Judgement {
-    let Expect::All(want) = &d.expect else { return Ok(()) };
+    let Expect::All(want) = &d.expect else {
+        return Ok(());
+    };
     let got = d.receivers();
     let lost: Vec<&String> = want.iter().filter(|w| !got.contains(w)).collect();
     if lost.is_empty() {
@@ -205,8 +289,12 @@ fn all_received(d: &Delivery) -> Judgement {
 
 async fn message(u: &User, m: &MessageStep, ctx: &Ctx, dir: &Directory, start: Instant) {
     let (to, count, every, kind) = (m.to, m.count, m.every.0, m.kind);
-    let Some(s0) = u.sessions.first().and_then(Option::as_ref) else { return };
-    let Some(partner) = u.partners.first().and_then(|g| dir.get(*g)) else { return };
+    let Some(s0) = u.sessions.first().and_then(Option::as_ref) else {
+        return;
+    };
+    let Some(partner) = u.partners.first().and_then(|g| dir.get(*g)) else {
+        return;
+    };
     let (addr, expect) = match to {
         Recipient::PartnerBare => (partner.bare.to_string(), Expect::Any(partner.connected())),
         Recipient::PartnerFull => match &partner.sessions[0] {
@@ -219,15 +307,24 @@ async fn message(u: &User, m: &MessageStep, ctx: &Ctx, dir: &Directory, start: I
         let intended = start + every * k;
         tokio::time::sleep_until(intended.into()).await;
         let token = ctx.tracker.token();
-        ctx.tracker.expect(&token, Op::Message, intended, s0.jid(), expect.clone());
+        ctx.tracker
+            .expect(&token, Op::Message, intended, s0.jid(), expect.clone());
         let body = format!("impress message {k} from {}", u.account);
-        send_tracked(s0, &stanza::message(kind.as_str(), &token, &addr, &body), &token, ctx).await;
+        send_tracked(
+            s0,
+            &stanza::message(kind.as_str(), &token, &addr, &body),
+            &token,
+            ctx,
+        )
+        .await;
         ctx.events.count("messages_sent", 1);
         tokens.push(token);
     }
     ctx.tracker.wait(&tokens, deadline(ctx)).await;
     for t in &tokens {
-        let Some(d) = ctx.tracker.finish(t) else { continue };
+        let Some(d) = ctx.tracker.finish(t) else {
+            continue;
+        };
         judge_message(s0, &d, to, ctx);
     }
 }
@@ -241,10 +338,16 @@ fn judge_message(s: &Session, d: &Delivery, to: Recipient, ctx: &Ctx) {
     }
     let j = match (&d.expect, to) {
         (Expect::Any(avail), Recipient::PartnerBare) => oracle::bare_jid_delivery(&got, avail),
-        (Expect::All(want), _) => oracle::full_jid_delivery(&got, want.first().map_or("", String::as_str)),
+        (Expect::All(want), _) => {
+            oracle::full_jid_delivery(&got, want.first().map_or("", String::as_str))
+        }
         _ => Ok(()),
     };
-    let check = if to == Recipient::PartnerBare { &c::BARE_JID_CHAT } else { &c::FULL_JID_ONLY };
+    let check = if to == Recipient::PartnerBare {
+        &c::BARE_JID_CHAT
+    } else {
+        &c::FULL_JID_ONLY
+    };
     s.judge(&ctx.events, check, j);
     if !got.is_empty() {
         let j = match &d.bad_from {
@@ -260,7 +363,12 @@ fn judge_message(s: &Session, d: &Delivery, to: Recipient, ctx: &Ctx) {
 
 async fn ping(u: &User, ctx: &Ctx) {
     for (_, s) in connected(u) {
-        let req = stanza::iq("get", "", Some(&ctx.settings.domain), Some(Element::new("ping", ns::PING)));
+        let req = stanza::iq(
+            "get",
+            "",
+            Some(&ctx.settings.domain),
+            Some(Element::new("ping", ns::PING)),
+        );
         exchange(s, req, Op::Ping, ctx, &c::SERVER_PING, oracle::ping_reply).await;
     }
 }
@@ -269,7 +377,15 @@ async fn disco(u: &User, ctx: &Ctx) {
     for (_, s) in connected(u) {
         let q = Element::new("query", ns::DISCO_INFO);
         let req = stanza::iq("get", "", Some(&ctx.settings.domain), Some(q));
-        exchange(s, req, Op::Disco, ctx, &c::DISCO_IDENTITY, oracle::disco_identity).await;
+        exchange(
+            s,
+            req,
+            Op::Disco,
+            ctx,
+            &c::DISCO_IDENTITY,
+            oracle::disco_identity,
+        )
+        .await;
     }
 }
 
@@ -290,7 +406,8 @@ async fn exchange(
         }
         Ok((_, None)) => {
             judge_iq(s, ctx, None);
-            ctx.events.op_failed(op, s.label(), "no response before the timeout");
+            ctx.events
+                .op_failed(op, s.label(), "no response before the timeout");
         }
         Err(e) => ctx.events.op_failed(op, s.label(), e.to_string()),
     }
@@ -302,9 +419,16 @@ async fn logout(u: &mut User, ctx: &Ctx, dir: &Directory, wave: usize) {
     for (_, s) in connected(u) {
         let token = ctx.tracker.token();
         if !expect.is_empty() {
-            ctx.tracker.expect(&token, Op::Presence, clock::now(), s.jid(), Expect::All(expect.clone()));
+            ctx.tracker.expect(
+                &token,
+                Op::Presence,
+                clock::now(),
+                s.jid(),
+                Expect::All(expect.clone()),
+            );
         }
-        let p = stanza::presence(Some("unavailable"), None).with_child(Element::new("status", ns::CLIENT).with_text(token.as_str()));
+        let p = stanza::presence(Some("unavailable"), None)
+            .with_child(Element::new("status", ns::CLIENT).with_text(token.as_str()));
         send_tracked(s, &p, &token, ctx).await;
         if !expect.is_empty() {
             tokens.push((token, s));
@@ -312,7 +436,9 @@ async fn logout(u: &mut User, ctx: &Ctx, dir: &Directory, wave: usize) {
     }
     judge_broadcasts(&tokens, ctx, &c::UNAVAILABLE_BROADCAST).await;
     for k in 0..u.sessions.len() {
-        let Some(s) = u.sessions[k].take() else { continue };
+        let Some(s) = u.sessions[k].take() else {
+            continue;
+        };
         close(s, ctx).await;
     }
 }
@@ -323,9 +449,15 @@ async fn close(s: Session, ctx: &Ctx) {
         Ok((sent, seen)) => {
             match seen {
                 Some(at) => ctx.events.latency(Op::Logout, sent, sent, at),
-                None => ctx.events.send(crate::events::Event::OpFailed { op: Op::Logout }),
+                None => ctx
+                    .events
+                    .send(crate::events::Event::OpFailed { op: Op::Logout }),
             }
-            s.judge(&ctx.events, &c::STREAM_CLOSE, oracle::stream_closed(seen.is_some()));
+            s.judge(
+                &ctx.events,
+                &c::STREAM_CLOSE,
+                oracle::stream_closed(seen.is_some()),
+            );
         }
         Err(e) => ctx.events.op_failed(Op::Logout, &label, e.to_string()),
     }

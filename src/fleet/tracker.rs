@@ -106,7 +106,13 @@ impl Tracker {
 
     /// Records when the stanza was written.
     pub fn sent(&self, token: &str, at: Instant) {
-        if let Some(d) = self.pending.lock().ok().as_mut().and_then(|p| p.get_mut(token)) {
+        if let Some(d) = self
+            .pending
+            .lock()
+            .ok()
+            .as_mut()
+            .and_then(|p| p.get_mut(token))
+        {
             d.sent = at;
         }
     }
@@ -120,15 +126,22 @@ impl Tracker {
             if self.all_complete(tokens) || clock::now() >= deadline {
                 return;
             }
-            if tokio::time::timeout_at(deadline.into(), notified).await.is_err() {
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
                 return;
             }
         }
     }
 
     fn all_complete(&self, tokens: &[String]) -> bool {
-        let Ok(p) = self.pending.lock() else { return true };
-        tokens.iter().all(|t| p.get(t).is_none_or(Delivery::complete))
+        let Ok(p) = self.pending.lock() else {
+            return true;
+        };
+        tokens
+            .iter()
+            .all(|t| p.get(t).is_none_or(Delivery::complete))
     }
 
     /// Removes a token and returns what happened to it, recording latencies of the copies
@@ -137,7 +150,11 @@ impl Tracker {
         let d = self.pending.lock().ok()?.remove(token)?;
         let required = match &d.expect {
             Expect::All(ls) => ls.clone(),
-            Expect::Any(_) => d.got.first().map(|(l, _)| vec![l.clone()]).unwrap_or_default(),
+            Expect::Any(_) => d
+                .got
+                .first()
+                .map(|(l, _)| vec![l.clone()])
+                .unwrap_or_default(),
         };
         for (label, at) in &d.got {
             if required.contains(label) {
@@ -145,7 +162,8 @@ impl Tracker {
             }
         }
         if !d.complete() {
-            self.events.send(crate::events::Event::OpFailed { op: d.op });
+            self.events
+                .send(crate::events::Event::OpFailed { op: d.op });
         }
         Some(d)
     }
@@ -160,7 +178,9 @@ impl Tracker {
             self.events.count("bounced", 1);
             return true;
         }
-        let Ok(mut p) = self.pending.lock() else { return true };
+        let Ok(mut p) = self.pending.lock() else {
+            return true;
+        };
         let Some(d) = p.get_mut(token) else {
             self.events.count("copies_after_judgement", 1);
             return true;
@@ -187,7 +207,10 @@ impl Observer for Tracker {
     }
 
     fn presence(&self, to: &str, el: &Element, raw: &[u8], at: Instant) -> bool {
-        let token = el.child("status", ns::CLIENT).map(|s| s.text()).unwrap_or_default();
+        let token = el
+            .child("status", ns::CLIENT)
+            .map(|s| s.text())
+            .unwrap_or_default();
         self.observe(token.trim(), to, el, raw, at)
     }
 }

@@ -86,7 +86,7 @@ impl OpRecorder {
 
     fn close_current(&mut self) {
         let full = std::mem::replace(&mut self.current, new_hist());
-        if full.len() > 0 {
+        if !full.is_empty() {
             self.closed.push(Interval {
                 start: self.current_start,
                 length: self.interval,
@@ -99,8 +99,10 @@ impl OpRecorder {
     /// Closes the open interval at `end` and returns every interval recorded.
     pub fn finish_intervals(&mut self, end: Duration) -> Vec<Interval> {
         self.roll_to(end);
-        if self.current.len() > 0 {
-            let length = end.saturating_sub(self.current_start).max(Duration::from_millis(1));
+        if !self.current.is_empty() {
+            let length = end
+                .saturating_sub(self.current_start)
+                .max(Duration::from_millis(1));
             let hist = std::mem::replace(&mut self.current, new_hist());
             self.closed.push(Interval {
                 start: self.current_start,
@@ -119,15 +121,21 @@ impl OpRecorder {
     /// Percentiles of the whole run.
     pub fn summary(&self) -> OpSummary {
         let h = &self.total;
-        let q = |p: f64| if h.len() == 0 { 0 } else { h.value_at_quantile(p) };
+        let q = |p: f64| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(p)
+            }
+        };
         OpSummary {
             count: h.len(),
             errors: self.errors,
             p50_us: q(0.50),
             p90_us: q(0.90),
             p99_us: q(0.99),
-            max_us: if h.len() == 0 { 0 } else { h.max() },
-            mean_us: if h.len() == 0 { 0 } else { h.mean() as u64 },
+            max_us: if h.is_empty() { 0 } else { h.max() },
+            mean_us: if h.is_empty() { 0 } else { h.mean() as u64 },
         }
     }
 }

@@ -39,7 +39,10 @@ pub fn write_all(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErro
     ];
     for (op, intervals) in &out.intervals {
         let bytes = hdr::render_interval_log(out.report.run.started_unix_ms, intervals);
-        written.push(write_atomic(&dir.join(format!("{}.hlog", op.name())), &bytes)?);
+        written.push(write_atomic(
+            &dir.join(format!("{}.hlog", op.name())),
+            &bytes,
+        )?);
     }
     Ok(written)
 }

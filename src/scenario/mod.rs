@@ -20,7 +20,10 @@ pub(crate) fn key_at(text: &str, offset: usize) -> Option<String> {
     let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
     let (key, _) = text[start..end].split_once('=')?;
     let key = key.trim().trim_matches('"');
-    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     plain.then(|| key.to_string())
 }
 
@@ -37,5 +40,7 @@ pub mod secret;
 pub mod suite;
 pub mod target;
 
-pub use plan::{Endpoint, RunPlan, TargetPlan, load_suite, load_target, parse_suite, selected_checks};
+pub use plan::{
+    Endpoint, RunPlan, TargetPlan, load_suite, load_target, parse_suite, selected_checks,
+};
 pub use secret::Secret;

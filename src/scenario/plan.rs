@@ -76,7 +76,8 @@ pub fn load_suite(path: &Path) -> Result<Suite, Error> {
 
 /// Parses and validates suite text (`path` is used in errors only).
 pub fn parse_suite(path: &Path, text: &str) -> Result<Suite, Error> {
-    let mut suite: Suite = toml::from_str(text).map_err(|e| config_err(path, describe_toml_error(text, &e)))?;
+    let mut suite: Suite =
+        toml::from_str(text).map_err(|e| config_err(path, describe_toml_error(text, &e)))?;
     let raw = std::mem::take(&mut suite.raw_steps);
     suite.steps = raw
         .iter()
@@ -95,15 +96,26 @@ fn parse_step(text: &str, table: &toml::Spanned<toml::Table>) -> Result<Step, St
     let at = line(span.start);
     let kind = match table.get_ref().get("do") {
         Some(toml::Value::String(k)) => k.clone(),
-        Some(_) => return Err(format!("line {at}: field `do` must be a string naming the step kind")),
-        None => return Err(format!("line {at}: missing field `do` (one of {STEP_KINDS:?})")),
+        Some(_) => {
+            return Err(format!(
+                "line {at}: field `do` must be a string naming the step kind"
+            ));
+        }
+        None => {
+            return Err(format!(
+                "line {at}: missing field `do` (one of {STEP_KINDS:?})"
+            ));
+        }
     };
     let slice = &text[span.clone()];
     let one = |e: toml::de::Error| {
         let offset = e.span().map(|s| span.start + s.start);
         let shifted = offset.map(line).unwrap_or(at);
         let msg = e.message().trim_end();
-        match offset.and_then(|o| super::key_at(text, o)).filter(|_| !msg.contains("field `")) {
+        match offset
+            .and_then(|o| super::key_at(text, o))
+            .filter(|_| !msg.contains("field `"))
+        {
             Some(key) => format!("line {shifted}: step `{kind}`: field `{key}`: {msg}"),
             None => format!("line {shifted}: step `{kind}`: {msg}"),
         }
@@ -126,7 +138,11 @@ fn parse_step(text: &str, table: &toml::Spanned<toml::Table>) -> Result<Step, St
         "wait" => Step::Wait(first(slice).map_err(one)?),
         "barrier" => Step::Barrier(first(slice).map_err(one)?),
         "logout" => Step::Logout(first(slice).map_err(one)?),
-        other => return Err(format!("line {at}: field `do`: unknown step kind `{other}` (one of {STEP_KINDS:?})")),
+        other => {
+            return Err(format!(
+                "line {at}: field `do`: unknown step kind `{other}` (one of {STEP_KINDS:?})"
+            ));
+        }
     };
     Ok(step)
 }
@@ -141,7 +157,9 @@ fn validate_suite(s: &Suite) -> Result<(), String> {
             return Err(format!("{at}: field `users` must be at least 1"));
         }
         if f.resources.is_empty() {
-            return Err(format!("{at}: field `resources` must name at least one resource"));
+            return Err(format!(
+                "{at}: field `resources` must name at least one resource"
+            ));
         }
         let mut r = f.resources.clone();
         r.sort();
@@ -158,7 +176,9 @@ fn validate_suite(s: &Suite) -> Result<(), String> {
     }
     for id in s.checks.iter().flatten() {
         if crate::checks::find(id).is_none() {
-            return Err(format!("field `checks`: unknown check `{id}` (see `impress checks list`)"));
+            return Err(format!(
+                "field `checks`: unknown check `{id}` (see `impress checks list`)"
+            ));
         }
     }
     Ok(())
@@ -166,15 +186,16 @@ fn validate_suite(s: &Suite) -> Result<(), String> {
 
 fn validate_step(s: &Suite, i: usize, step: &Step) -> Result<(), String> {
     let at = format!("step[{i}] (do = \"{}\")", step.kind());
-    if let Some(name) = step.fleet() {
-        if !s.fleets.iter().any(|f| f.name == name) {
-            return Err(format!("{at}: field `fleet`: no fleet named `{name}`"));
-        }
+    if let Some(name) = step
+        .fleet()
+        .filter(|n| !s.fleets.iter().any(|f| f.name == *n))
+    {
+        return Err(format!("{at}: field `fleet`: no fleet named `{name}`"));
     }
     match step {
-        Step::Login(l) if l.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) => {
-            Err(format!("{at}: field `rate` must be a positive number of sessions per second"))
-        }
+        Step::Login(l) if l.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) => Err(format!(
+            "{at}: field `rate` must be a positive number of sessions per second"
+        )),
         Step::Message(m) if m.count == 0 => Err(format!("{at}: field `count` must be at least 1")),
         _ => Ok(()),
     }
@@ -184,7 +205,11 @@ fn validate_step(s: &Suite, i: usize, step: &Step) -> Result<(), String> {
 pub fn selected_checks(s: &Suite) -> Vec<&'static CheckDef> {
     match &s.checks {
         None => CATALOGUE.to_vec(),
-        Some(ids) => CATALOGUE.iter().copied().filter(|c| ids.iter().any(|i| i == c.id)).collect(),
+        Some(ids) => CATALOGUE
+            .iter()
+            .copied()
+            .filter(|c| ids.iter().any(|i| i == c.id))
+            .collect(),
     }
 }
 
@@ -192,18 +217,31 @@ pub fn selected_checks(s: &Suite) -> Vec<&'static CheckDef> {
 pub fn load_target(arg: Option<&str>) -> Result<TargetPlan, Error> {
     let arg = arg.unwrap_or("managed:prosody");
     if let Some(server) = arg.strip_prefix("managed:") {
-        let kind: ServerKind = server
-            .parse()
-            .map_err(|_| Error::Usage(format!("--target {arg}: unknown managed server `{server}` (prosody, ejabberd)")))?;
-        return Ok(managed_plan(arg.to_string(), ManagedSpec::new(kind), TlsConf::default(), None));
+        let kind: ServerKind = server.parse().map_err(|_| {
+            Error::Usage(format!(
+                "--target {arg}: unknown managed server `{server}` (prosody, ejabberd)"
+            ))
+        })?;
+        return Ok(managed_plan(
+            arg.to_string(),
+            ManagedSpec::new(kind),
+            TlsConf::default(),
+            None,
+        ));
     }
     let path = Path::new(arg);
     let text = read(path)?;
-    let file: TargetFile = toml::from_str(&text).map_err(|e| config_err(path, describe_toml_error(&text, &e)))?;
+    let file: TargetFile =
+        toml::from_str(&text).map_err(|e| config_err(path, describe_toml_error(&text, &e)))?;
     resolve_target_file(path, file)
 }
 
-fn managed_plan(label: String, spec: ManagedSpec, tls: TlsConf, expect: Option<PathBuf>) -> TargetPlan {
+fn managed_plan(
+    label: String,
+    spec: ManagedSpec,
+    tls: TlsConf,
+    expect: Option<PathBuf>,
+) -> TargetPlan {
     TargetPlan {
         label,
         domain: spec.domain.clone(),
@@ -224,10 +262,12 @@ fn resolve_target_file(path: &Path, f: TargetFile) -> Result<TargetPlan, Error> 
         let spec = managed_spec(path, m, &f.domain)?;
         return Ok(managed_plan(label, spec, tls, expect));
     }
-    let node = f
-        .nodes
-        .first()
-        .ok_or_else(|| config_err(path, "at least one [[node]] (host, port) is required unless [managed] is given"))?;
+    let node = f.nodes.first().ok_or_else(|| {
+        config_err(
+            path,
+            "at least one [[node]] (host, port) is required unless [managed] is given",
+        )
+    })?;
     let password = password(path, &f)?;
     Ok(TargetPlan {
         label,
@@ -244,14 +284,23 @@ fn resolve_target_file(path: &Path, f: TargetFile) -> Result<TargetPlan, Error> 
 }
 
 fn managed_spec(path: &Path, m: &ManagedConf, domain: &str) -> Result<ManagedSpec, Error> {
-    let kind: ServerKind = m
-        .server
-        .parse()
-        .map_err(|_| config_err(path, format!("managed.server: unknown server `{}` (prosody, ejabberd)", m.server)))?;
+    let kind: ServerKind = m.server.parse().map_err(|_| {
+        config_err(
+            path,
+            format!(
+                "managed.server: unknown server `{}` (prosody, ejabberd)",
+                m.server
+            ),
+        )
+    })?;
     let mut spec = ManagedSpec::new(kind);
     spec.domain = domain.to_string();
     spec.disable_modules = m.disable_modules.clone();
-    spec.settings = m.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    spec.settings = m
+        .settings
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Ok(spec)
 }
 
@@ -265,22 +314,46 @@ fn relative_to(file: &Path, p: &Path) -> PathBuf {
 
 fn password(path: &Path, f: &TargetFile) -> Result<Secret, Error> {
     let a = &f.accounts;
-    let given = [a.password.is_some(), a.password_env.is_some(), a.password_file.is_some()];
+    let given = [
+        a.password.is_some(),
+        a.password_env.is_some(),
+        a.password_file.is_some(),
+    ];
     match given.iter().filter(|g| **g).count() {
-        0 => return Err(config_err(path, "accounts: one of `password`, `password_env` or `password_file` is required")),
+        0 => {
+            return Err(config_err(
+                path,
+                "accounts: one of `password`, `password_env` or `password_file` is required",
+            ));
+        }
         1 => {}
-        _ => return Err(config_err(path, "accounts: give only one of `password`, `password_env`, `password_file`")),
+        _ => {
+            return Err(config_err(
+                path,
+                "accounts: give only one of `password`, `password_env`, `password_file`",
+            ));
+        }
     }
     if let Some(p) = &a.password {
         return Ok(Secret::new(p.clone()));
     }
     if let Some(var) = &a.password_env {
-        return std::env::var(var)
-            .map(Secret::new)
-            .map_err(|_| config_err(path, format!("accounts.password_env: environment variable `{var}` is not set")));
+        return std::env::var(var).map(Secret::new).map_err(|_| {
+            config_err(
+                path,
+                format!("accounts.password_env: environment variable `{var}` is not set"),
+            )
+        });
     }
     let file = relative_to(path, a.password_file.as_deref().unwrap_or(Path::new("")));
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| config_err(path, format!("accounts.password_file: cannot read {}: {e}", file.display())))?;
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        config_err(
+            path,
+            format!(
+                "accounts.password_file: cannot read {}: {e}",
+                file.display()
+            ),
+        )
+    })?;
     Ok(Secret::new(text.lines().next().unwrap_or("").to_string()))
 }

@@ -19,7 +19,13 @@ impl Secret {
     pub fn random() -> Self {
         use rand::Rng;
         use rand::distributions::Alphanumeric;
-        Self(rand::thread_rng().sample_iter(&Alphanumeric).take(24).map(char::from).collect())
+        Self(
+            rand::thread_rng()
+                .sample_iter(&Alphanumeric)
+                .take(24)
+                .map(char::from)
+                .collect(),
+        )
     }
 }
 

@@ -22,6 +22,9 @@ pub struct Suite {
     /// Time limits.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// Memory limits per session.
+    #[serde(default)]
+    pub limits: Limits,
     /// Fleets of virtual users.
     #[serde(rename = "fleet")]
     pub fleets: Vec<Fleet>,
@@ -63,6 +66,43 @@ impl Default for Timeouts {
             connect: secs10(),
             response: secs10(),
             delivery: secs10(),
+        }
+    }
+}
+
+/// Memory limits per session: what a hostile or broken server can make impress hold.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest stanza accepted from the server; a larger one ends the session.
+    #[serde(default = "default_max_stanza")]
+    pub max_stanza_bytes: usize,
+    /// Transcript frames kept per session (first half and latest half).
+    #[serde(default = "default_transcript_frames")]
+    pub transcript_frames: usize,
+    /// Received, not yet consumed stanzas kept per session.
+    #[serde(default = "default_inbox")]
+    pub inbox_stanzas: usize,
+}
+
+fn default_max_stanza() -> usize {
+    1024 * 1024
+}
+
+fn default_transcript_frames() -> usize {
+    64
+}
+
+fn default_inbox() -> usize {
+    1024
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_stanza_bytes: default_max_stanza(),
+            transcript_frames: default_transcript_frames(),
+            inbox_stanzas: default_inbox(),
         }
     }
 }
@@ -271,7 +311,17 @@ pub struct BarrierStep {
 }
 
 /// The `do` names of every step kind.
-pub const STEP_KINDS: &[&str] = &["login", "subscribe", "presence", "message", "ping", "disco", "wait", "barrier", "logout"];
+pub const STEP_KINDS: &[&str] = &[
+    "login",
+    "subscribe",
+    "presence",
+    "message",
+    "ping",
+    "disco",
+    "wait",
+    "barrier",
+    "logout",
+];
 
 fn one_u32() -> u32 {
     1

@@ -68,7 +68,11 @@ impl Inbox {
 
     /// Removes and returns the first stanza matching `pred`, waiting until `deadline`.
     /// Returns `None` on timeout or when the stream ends without a match.
-    pub async fn take(&self, pred: impl Fn(&Element) -> bool, deadline: Instant) -> Option<Received> {
+    pub async fn take(
+        &self,
+        pred: impl Fn(&Element) -> bool,
+        deadline: Instant,
+    ) -> Option<Received> {
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
@@ -82,7 +86,10 @@ impl Inbox {
                     return None;
                 }
             }
-            if tokio::time::timeout_at(deadline.into(), notified).await.is_err() {
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
                 return None;
             }
         }

@@ -98,6 +98,9 @@ impl SessionError {
     /// True when the failure is the network's or the target's availability, not a
     /// protocol judgement (used to tell an unreachable target from a failing one).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, Self::Transport(TransportError::Connect { .. } | TransportError::ConnectTimeout { .. }))
+        matches!(
+            self,
+            Self::Transport(TransportError::Connect { .. } | TransportError::ConnectTimeout { .. })
+        )
     }
 }

@@ -37,10 +37,18 @@ struct Wire<'a> {
 }
 
 /// Judges one clause on `subject`, with the transcript as evidence when it does not hold.
-pub(crate) fn judge(events: &Events, rec: &Recorder, subject: &str, check: &'static CheckDef, j: Judgement) {
+pub(crate) fn judge(
+    events: &Events,
+    rec: &Recorder,
+    subject: &str,
+    check: &'static CheckDef,
+    j: Judgement,
+) {
     let o = match j {
         Ok(()) => Outcome::pass(check, subject),
-        Err(v) => Outcome::violation(check, subject, v.expected, v.actual).with_evidence(rec.snapshot()),
+        Err(v) => {
+            Outcome::violation(check, subject, v.expected, v.actual).with_evidence(rec.snapshot())
+        }
     };
     events.outcome(o);
 }
@@ -96,8 +104,12 @@ impl Wire<'_> {
                 }
                 Ok(el)
             }
-            Frame::Close { .. } => Err(SessionError::Closed(format!("server closed the stream while waiting for {what}"))),
-            Frame::Open { .. } => Err(SessionError::Negotiation(format!("unexpected stream header while waiting for {what}"))),
+            Frame::Close { .. } => Err(SessionError::Closed(format!(
+                "server closed the stream while waiting for {what}"
+            ))),
+            Frame::Open { .. } => Err(SessionError::Negotiation(format!(
+                "unexpected stream header while waiting for {what}"
+            ))),
         }
     }
 
@@ -108,7 +120,11 @@ impl Wire<'_> {
         self.send(open.as_bytes(), None).await?;
         match self.frame("the response stream header").await? {
             Frame::Open { header, .. } => self.ctx = header.ns_context(),
-            _ => return Err(SessionError::Negotiation("expected a response stream header".into())),
+            _ => {
+                return Err(SessionError::Negotiation(
+                    "expected a response stream header".into(),
+                ));
+            }
         }
         self.element("stream features").await
     }
@@ -150,14 +166,19 @@ pub(super) async fn login(
     w.judge(&c::BIND_OFFERED, oracle::bind_offered(&features));
     let jid = bind(&mut w, &features, creds).await?;
     Ok(Negotiated {
-        stream: w.stream.ok_or_else(|| SessionError::Closed("stream lost".into()))?,
+        stream: w
+            .stream
+            .ok_or_else(|| SessionError::Closed("stream lost".into()))?,
         framer: w.framer,
         ctx: w.ctx,
         jid,
     })
 }
 
-async fn starttls(w: &mut Wire<'_>, features: &StreamFeatures) -> Result<StreamFeatures, SessionError> {
+async fn starttls(
+    w: &mut Wire<'_>,
+    features: &StreamFeatures,
+) -> Result<StreamFeatures, SessionError> {
     let Some(tls) = w.settings.tls.clone() else {
         return Ok(features.clone());
     };
@@ -170,9 +191,15 @@ async fn starttls(w: &mut Wire<'_>, features: &StreamFeatures) -> Result<StreamF
     w.send(req.as_bytes(), None).await?;
     let answer = w.element("STARTTLS <proceed/>").await?;
     if !answer.is("proceed", ns::TLS) {
-        return Err(SessionError::Negotiation(format!("STARTTLS refused with <{}/>", answer.name)));
+        return Err(SessionError::Negotiation(format!(
+            "STARTTLS refused with <{}/>",
+            answer.name
+        )));
     }
-    let tcp = w.stream.take().ok_or_else(|| SessionError::Closed("stream lost".into()))?;
+    let tcp = w
+        .stream
+        .take()
+        .ok_or_else(|| SessionError::Closed("stream lost".into()))?;
     w.stream = Some(tcp.upgrade(&tls).await?);
     w.rec.note(clock::now(), "TLS established");
     w.framer = Framer::new(w.settings.framer.clone());
@@ -180,11 +207,18 @@ async fn starttls(w: &mut Wire<'_>, features: &StreamFeatures) -> Result<StreamF
     let first_el = first.as_ref().ok();
     w.judge(&c::FEATURES_AFTER_TLS, oracle::features_received(first_el));
     let features = features_of(&first?);
-    w.judge(&c::NO_STARTTLS_AFTER_TLS, oracle::no_starttls_after_tls(&features));
+    w.judge(
+        &c::NO_STARTTLS_AFTER_TLS,
+        oracle::no_starttls_after_tls(&features),
+    );
     Ok(features)
 }
 
-async fn authenticate(w: &mut Wire<'_>, features: &StreamFeatures, creds: &Credentials) -> Result<(), SessionError> {
+async fn authenticate(
+    w: &mut Wire<'_>,
+    features: &StreamFeatures,
+    creds: &Credentials,
+) -> Result<(), SessionError> {
     let allow_plain = w.io()?.is_tls() || w.settings.allow_plain;
     let mech = sasl::choose(&features.mechanisms, allow_plain).ok_or_else(|| {
         SessionError::Negotiation(format!(
@@ -194,7 +228,10 @@ async fn authenticate(w: &mut Wire<'_>, features: &StreamFeatures, creds: &Crede
     })?;
     match mech {
         Mechanism::Plain => {
-            let payload = B64.encode(sasl::plain_initial(&creds.username, creds.password.expose()));
+            let payload = B64.encode(sasl::plain_initial(
+                &creds.username,
+                creds.password.expose(),
+            ));
             send_auth(w, mech, &payload, true).await?;
             let outcome = w.element("the SASL outcome").await?;
             sasl_outcome(w, &outcome)
@@ -203,7 +240,12 @@ async fn authenticate(w: &mut Wire<'_>, features: &StreamFeatures, creds: &Crede
     }
 }
 
-async fn send_auth(w: &mut Wire<'_>, mech: Mechanism, payload: &str, secret: bool) -> Result<(), SessionError> {
+async fn send_auth(
+    w: &mut Wire<'_>,
+    mech: Mechanism,
+    payload: &str,
+    secret: bool,
+) -> Result<(), SessionError> {
     let el = |p: &str| {
         Element::new("auth", ns::SASL)
             .with_attr("mechanism", mech.name())
@@ -219,8 +261,15 @@ fn sasl_outcome(w: &Wire<'_>, outcome: &Element) -> Result<(), SessionError> {
     let failed = j.is_err();
     w.judge(&c::SASL_SUCCESS, j);
     if failed {
-        let cond = outcome.children().next().map(|c| c.name.clone()).unwrap_or_default();
-        return Err(SessionError::Negotiation(format!("authentication failed: <{}/> {cond}", outcome.name)));
+        let cond = outcome
+            .children()
+            .next()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        return Err(SessionError::Negotiation(format!(
+            "authentication failed: <{}/> {cond}",
+            outcome.name
+        )));
     }
     Ok(())
 }
@@ -231,8 +280,9 @@ fn decode(el: &Element) -> Result<Vec<u8>, SessionError> {
     if text == "=" {
         return Ok(Vec::new());
     }
-    B64.decode(text)
-        .map_err(|e| SessionError::Negotiation(format!("undecodable SASL data in <{}/>: {e}", el.name)))
+    B64.decode(text).map_err(|e| {
+        SessionError::Negotiation(format!("undecodable SASL data in <{}/>: {e}", el.name))
+    })
 }
 
 async fn scram(w: &mut Wire<'_>, mech: Mechanism, creds: &Credentials) -> Result<(), SessionError> {
@@ -248,14 +298,16 @@ async fn scram(w: &mut Wire<'_>, mech: Mechanism, creds: &Credentials) -> Result
         .map_err(|e| SessionError::Negotiation(format!("SCRAM server-first-message: {e}")))?;
     let response = |p: &str| Element::new("response", ns::SASL).with_text(p).to_xml();
     let shown = response("[redacted]");
-    w.send(response(&B64.encode(final_msg)).as_bytes(), Some(&shown)).await?;
+    w.send(response(&B64.encode(final_msg)).as_bytes(), Some(&shown))
+        .await?;
     let mut outcome = w.element("the SASL outcome").await?;
     let mut server_final = None;
     if outcome.is("challenge", ns::SASL) {
         // RFC 6120 §6.4.6 lets a server send its final data in a challenge and then an
         // empty success.
         server_final = Some(decode(&outcome)?);
-        w.send(Element::new("response", ns::SASL).to_xml().as_bytes(), None).await?;
+        w.send(Element::new("response", ns::SASL).to_xml().as_bytes(), None)
+            .await?;
         outcome = w.element("the SASL outcome").await?;
     }
     sasl_outcome(w, &outcome)?;
@@ -264,38 +316,69 @@ async fn scram(w: &mut Wire<'_>, mech: Mechanism, creds: &Credentials) -> Result
         None => decode(&outcome)?,
     };
     let verified = client.verify_server_final(&server_final);
-    let j = verified.as_ref().map(|_| ()).map_err(|e| oracle::Violation {
-        expected: "a ServerSignature matching the client's computation".into(),
-        actual: e.to_string(),
-    });
+    let j = verified
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| oracle::Violation {
+            expected: "a ServerSignature matching the client's computation".into(),
+            actual: e.to_string(),
+        });
     w.judge(&c::SCRAM_SERVER_SIGNATURE, j);
-    verified.map_err(|e| SessionError::Negotiation(format!("the server did not prove it knows the password: {e}")))
+    verified.map_err(|e| {
+        SessionError::Negotiation(format!(
+            "the server did not prove it knows the password: {e}"
+        ))
+    })
 }
 
 fn client_nonce() -> String {
     use rand::Rng;
     use rand::distributions::Alphanumeric;
-    rand::thread_rng().sample_iter(&Alphanumeric).take(24).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
 }
 
-async fn bind(w: &mut Wire<'_>, features: &StreamFeatures, creds: &Credentials) -> Result<Jid, SessionError> {
+async fn bind(
+    w: &mut Wire<'_>,
+    features: &StreamFeatures,
+    creds: &Credentials,
+) -> Result<Jid, SessionError> {
     let resource = Element::new("resource", ns::BIND).with_text(creds.resource.as_str());
-    let req = stanza::iq("set", "bind-1", None, Some(Element::new("bind", ns::BIND).with_child(resource)));
+    let req = stanza::iq(
+        "set",
+        "bind-1",
+        None,
+        Some(Element::new("bind", ns::BIND).with_child(resource)),
+    );
     w.send(req.to_xml().as_bytes(), None).await?;
     let resp = match w.element("the bind result").await {
         Ok(el) => Some(el),
         Err(SessionError::Timeout(_)) => None,
         Err(e) => return Err(e),
     };
-    w.judge(&c::IQ_RESPONSE, oracle::iq_response("bind-1", resp.as_ref()));
+    w.judge(
+        &c::IQ_RESPONSE,
+        oracle::iq_response("bind-1", resp.as_ref()),
+    );
     let resp = resp.ok_or(SessionError::Timeout("the bind result"))?;
     let account = Jid::new(Some(&creds.username), &w.settings.domain, None)
         .map_err(|e| SessionError::Negotiation(format!("account name is not a valid JID: {e}")))?;
     let bound = oracle::bind_result(&resp, &account);
-    w.judge(&c::BIND_FULL_JID, bound.as_ref().map(|_| ()).map_err(Clone::clone));
+    w.judge(
+        &c::BIND_FULL_JID,
+        bound.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
     let jid = bound.map_err(|v| SessionError::Negotiation(format!("bind failed: {}", v.actual)))?;
     if features.session_required {
-        let req = stanza::iq("set", "sess-1", None, Some(Element::new("session", ns::SESSION)));
+        let req = stanza::iq(
+            "set",
+            "sess-1",
+            None,
+            Some(Element::new("session", ns::SESSION)),
+        );
         w.send(req.to_xml().as_bytes(), None).await?;
         w.element("the session result").await?;
     }

@@ -3,9 +3,9 @@
 //! requests when auto-approving), resolves pending requests, and hands the rest to the
 //! delivery observer or the inbox.
 
+use super::Observer;
 use super::inbox::{Inbox, Received};
 use super::transcript::Recorder;
-use super::Observer;
 use crate::checks::Direction;
 use crate::clock;
 use crate::proto::xmpp::stanza::{self, StreamError};
@@ -45,16 +45,31 @@ impl Shared {
 }
 
 /// Reads until the stream ends, then closes the inbox with the reason.
-pub(super) async fn run(mut rd: ReadHalf<Stream>, mut framer: Framer, ctx: NsContext, sh: Arc<Shared>) {
+pub(super) async fn run(
+    mut rd: ReadHalf<Stream>,
+    mut framer: Framer,
+    ctx: NsContext,
+    sh: Arc<Shared>,
+) {
     let reason = pump(&mut rd, &mut framer, &ctx, &sh).await;
     sh.rec.note(clock::now(), &reason);
     sh.inbox.close(reason);
-    for (_, tx) in sh.pending.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default() {
+    for (_, tx) in sh
+        .pending
+        .lock()
+        .map(|mut p| std::mem::take(&mut *p))
+        .unwrap_or_default()
+    {
         drop(tx);
     }
 }
 
-async fn pump(rd: &mut ReadHalf<Stream>, framer: &mut Framer, ctx: &NsContext, sh: &Shared) -> String {
+async fn pump(
+    rd: &mut ReadHalf<Stream>,
+    framer: &mut Framer,
+    ctx: &NsContext,
+    sh: &Shared,
+) -> String {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         loop {
@@ -100,7 +115,9 @@ async fn handle(sh: &Shared, ctx: &NsContext, f: Frame) -> Option<String> {
     };
     if el.is("error", ns::STREAM) {
         let e = StreamError::parse(&el);
-        let cond = e.map(|e| e.condition).unwrap_or_else(|| "undefined-condition".into());
+        let cond = e
+            .map(|e| e.condition)
+            .unwrap_or_else(|| "undefined-condition".into());
         return Some(format!("server sent stream error <{cond}/>"));
     }
     dispatch(sh, el, &raw, at).await;
@@ -116,11 +133,15 @@ async fn dispatch(sh: &Shared, el: Element, raw: &[u8], at: Instant) {
             }
         }
         "presence" => {
-            if el.attr("type") == Some("subscribe") && sh.auto_approve.load(Ordering::Relaxed) {
-                if let Some(from) = el.attr("from").and_then(|f| f.parse::<Jid>().ok()) {
-                    let ok = stanza::presence(Some("subscribed"), Some(&from.bare().to_string()));
-                    let _ = sh.send(ok.to_xml().as_bytes()).await;
-                }
+            let approve =
+                el.attr("type") == Some("subscribe") && sh.auto_approve.load(Ordering::Relaxed);
+            if let Some(from) = el
+                .attr("from")
+                .and_then(|f| f.parse::<Jid>().ok())
+                .filter(|_| approve)
+            {
+                let ok = stanza::presence(Some("subscribed"), Some(&from.bare().to_string()));
+                let _ = sh.send(ok.to_xml().as_bytes()).await;
             }
             if !sh.observer.presence(&sh.label, &el, raw, at) {
                 sh.inbox.push(Received { at, el });
@@ -152,13 +173,18 @@ async fn iq(sh: &Shared, el: Element, at: Instant) {
 fn answer(sh: &Shared, req: &Element) -> Element {
     let id = req.attr("id").unwrap_or("");
     let to = req.attr("from");
-    let own = req.attr("from").is_none_or(|f| f == sh.jid.bare().to_string() || f == sh.jid.domain());
-    let known = (own && req.child("query", ns::ROSTER).is_some()) || req.child("ping", ns::PING).is_some();
+    let own = req
+        .attr("from")
+        .is_none_or(|f| f == sh.jid.bare().to_string() || f == sh.jid.domain());
+    let known =
+        (own && req.child("query", ns::ROSTER).is_some()) || req.child("ping", ns::PING).is_some();
     if known {
         return stanza::iq("result", id, to, None);
     }
     let cond = Element::new("service-unavailable", ns::STANZAS);
-    let err = Element::new("error", ns::CLIENT).with_attr("type", "cancel").with_child(cond);
+    let err = Element::new("error", ns::CLIENT)
+        .with_attr("type", "cancel")
+        .with_child(cond);
     let mut reply = stanza::iq("error", id, to, None);
     reply.push_child(err);
     reply

@@ -7,8 +7,8 @@ use super::reader::{self, Shared};
 use super::transcript::Recorder;
 use super::{Credentials, Observer, SessionError, Settings};
 use crate::checks::CheckDef;
-use crate::checks::oracle::Judgement;
 use crate::checks::Transcript;
+use crate::checks::oracle::Judgement;
 use crate::clock;
 use crate::events::Events;
 use crate::metrics::Op;
@@ -110,7 +110,10 @@ impl Session {
 
     /// Sends an IQ (its id is set here) and waits for the response. Returns when it was
     /// sent and the response, `None` on timeout.
-    pub async fn request(&self, mut iq: Element) -> Result<(Instant, Option<Received>), SessionError> {
+    pub async fn request(
+        &self,
+        mut iq: Element,
+    ) -> Result<(Instant, Option<Received>), SessionError> {
         let id = format!("q{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         iq.set_attr("id", id.as_str());
         let (tx, rx) = oneshot::channel();
@@ -124,13 +127,19 @@ impl Session {
         }
         match resp {
             Ok(Ok(r)) => Ok((sent, Some(r))),
-            Ok(Err(_)) => Err(SessionError::Closed(self.sh.inbox.closed().unwrap_or_default())),
+            Ok(Err(_)) => Err(SessionError::Closed(
+                self.sh.inbox.closed().unwrap_or_default(),
+            )),
             Err(_) => Ok((sent, None)),
         }
     }
 
     /// Takes the first received stanza matching `pred`, waiting until `deadline`.
-    pub async fn take(&self, pred: impl Fn(&Element) -> bool, deadline: Instant) -> Option<Received> {
+    pub async fn take(
+        &self,
+        pred: impl Fn(&Element) -> bool,
+        deadline: Instant,
+    ) -> Option<Received> {
         self.sh.inbox.take(pred, deadline).await
     }
 
@@ -151,7 +160,10 @@ impl Session {
 
     /// Sends the closing stream tag and waits up to `timeout` for the server's. Returns
     /// when the tag was sent and when the server's arrived (`None`: it did not).
-    pub async fn close(&self, timeout: Duration) -> Result<(Instant, Option<Instant>), SessionError> {
+    pub async fn close(
+        &self,
+        timeout: Duration,
+    ) -> Result<(Instant, Option<Instant>), SessionError> {
         self.closed_check()?;
         let sent = self.sh.send(STREAM_CLOSE.as_bytes()).await?;
         let deadline = sent + timeout;

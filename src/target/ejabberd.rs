@@ -4,7 +4,8 @@
 //! the child we spawn is a wrapper; the server is the `beam.smp` whose PID ejabberd writes to
 //! `<dir>/ejabberd.pid`). Accounts are created by one Erlang control node that registers the
 //! first user and clones its SCRAM record with `mnesia:dirty_write` (targets.md §4.2: 1000
-//! accounts in ~0.5 s, versus ~8 min through `ejabberdctl register`).
+//! accounts in ~1 s including the control node's boot, versus ~8 min through
+//! `ejabberdctl register`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -83,8 +84,8 @@ pub(super) struct Ejabberd {
 }
 
 /// Per-instance values rendered into the templates.
-struct Instance<'a> {
-    dir: &'a Path,
+struct Instance {
+    dir: PathBuf,
     c2s_port: u16,
     epmd_port: u16,
     node: String,
@@ -100,101 +101,19 @@ pub(super) async fn start(spec: &ManagedSpec) -> Result<ManagedServer, TargetErr
     let erl = process::find_program("erl")?;
     check_user()?;
     let ws = Workspace::create(spec, "ejabberd")?;
-    let dir = ws.dir.path().to_owned();
-    for sub in ["db", "log", "certs"] {
-        fs::create_dir_all(dir.join(sub))
-            .map_err(|e| io_err(format!("creating {}/{sub}", dir.display()), e))?;
-    }
-    ws.pki.write_ejabberd(&dir.join("certs"), &spec.domain)?;
-    let ports = process::free_ports(2)?;
-    let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
-    let inst = Instance {
-        dir: &dir,
-        c2s_port: ports[0],
-        epmd_port: ports[1],
-        node: format!("impress{}x{n}@localhost", std::process::id()),
-        cookie: format!(
-            "{:016x}{:016x}",
-            rand::random::<u64>(),
-            rand::random::<u64>()
-        ),
-    };
-    write_config(spec, &inst)?;
-    if let Some(user) = &ws.run_as {
-        user.chown_tree(&dir)?;
-    }
-
+    let inst = prepare(spec, &ws)?;
     let mut procs = ProcessSet::default();
     start_epmd(&mut procs, &epmd, &inst, ws.run_as.as_ref()).await?;
-    let console = dir.join("console.log");
-    let log_files = vec![
-        console.clone(),
-        dir.join("log/crash.log"),
-        dir.join("epmd.log"),
-    ];
-    let mut cmd = Command::new(&ctl);
-    cmd.arg("--config-dir")
-        .arg(&dir)
-        .arg("--logs")
-        .arg(dir.join("log"));
-    cmd.arg("--spool").arg(dir.join("db")).arg("foreground");
-    cmd.env("ERL_EPMD_PORT", inst.epmd_port.to_string());
-    // The caller's Erlang flags must not leak into the server.
-    cmd.env_remove("ERL_FLAGS")
-        .env_remove("ERL_AFLAGS")
-        .env_remove("ERL_ZFLAGS");
-    let wrapper = process::spawn(cmd, "ejabberdctl", &console, &dir)?;
-    let wrapper_pid = wrapper.id();
-    procs.push_child("ejabberdctl wrapper", wrapper, WRAPPER_GRACE);
-
-    let addr = loopback(inst.c2s_port);
-    let pid_file = dir.join("ejabberd.pid");
-    let main_log = dir.join("log/ejabberd.log");
-    let mut beam = None;
-    let waited = process::wait_for(READY_TIMEOUT, || {
-        if let Some(status) = procs.exit_status(wrapper_pid) {
-            return Err(TargetError::NotReady {
-                what: format!("ejabberd exited ({status}) before listening on {addr}"),
-                log_tail: process::tail_files(&log_files, 40),
-            });
-        }
-        beam = beam.or_else(|| {
-            fs::read_to_string(&pid_file)
-                .ok()?
-                .trim()
-                .parse::<u32>()
-                .ok()
-        });
-        // Listening alone is too early: ejabberd opens c2s before the auth tables exist
-        // (a login or provisioning then fails with `no_exists passwd`). It logs this line
-        // once every module is up.
-        let started =
-            || process::tail_file(&main_log, 400).is_some_and(|t| t.contains(STARTED_LINE));
-        Ok(beam.filter(|&pid| process::owns_listen_socket(pid, addr) && started()))
-    })
-    .await;
-    // Track beam before judging the wait, so a failed start still gets it killed.
-    if let Some(pid) = beam {
-        procs.push_pid("beam.smp", pid, BEAM_GRACE);
-    }
-    let Some(pid) = waited? else {
-        let seen = beam.map_or("no pid file yet".to_owned(), |p| {
-            format!("beam.smp pid {p}")
-        });
-        return Err(TargetError::NotReady {
-            what: format!(
-                "ejabberd ({seen}) did not listen on {addr} and log \"{STARTED_LINE}\" within {READY_TIMEOUT:?}"
-            ),
-            log_tail: process::tail_files(&log_files, 40),
-        });
-    };
+    let log_files = ["console.log", "log/crash.log", "epmd.log"].map(|f| inst.dir.join(f));
+    let wrapper_pid = spawn_server(&mut procs, &ctl, &inst)?;
+    let pid = wait_ready(&mut procs, wrapper_pid, &inst, &log_files).await?;
     Ok(ManagedServer {
         kind: ServerKind::Ejabberd,
         domain: spec.domain.clone(),
-        addr: addr.into(),
+        addr: loopback(inst.c2s_port).into(),
         ca_file: ws.ca_file,
         pid,
-        log_files,
+        log_files: log_files.to_vec(),
         backend: Backend::Ejabberd(Ejabberd {
             node: inst.node,
             cookie: inst.cookie,
@@ -204,6 +123,101 @@ pub(super) async fn start(spec: &ManagedSpec) -> Result<ManagedServer, TargetErr
         }),
         procs,
         dir: ws.dir,
+    })
+}
+
+/// Fills the workspace: dirs, certificate, config files, ownership.
+fn prepare(spec: &ManagedSpec, ws: &Workspace) -> Result<Instance, TargetError> {
+    let dir = ws.dir.path().to_owned();
+    for sub in ["db", "log", "certs"] {
+        fs::create_dir_all(dir.join(sub))
+            .map_err(|e| io_err(format!("creating {}/{sub}", dir.display()), e))?;
+    }
+    ws.pki.write_ejabberd(&dir.join("certs"), &spec.domain)?;
+    let ports = process::free_ports(2)?;
+    let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
+    let (a, b) = (rand::random::<u64>(), rand::random::<u64>());
+    let inst = Instance {
+        dir,
+        c2s_port: ports[0],
+        epmd_port: ports[1],
+        node: format!("impress{}x{n}@localhost", std::process::id()),
+        cookie: format!("{a:016x}{b:016x}"),
+    };
+    write_config(spec, &inst)?;
+    if let Some(user) = &ws.run_as {
+        user.chown_tree(&inst.dir)?;
+    }
+    Ok(inst)
+}
+
+/// Spawns `ejabberdctl … foreground` (the wrapper) and returns its PID.
+fn spawn_server(procs: &mut ProcessSet, ctl: &Path, inst: &Instance) -> Result<u32, TargetError> {
+    let dir = &inst.dir;
+    let mut cmd = Command::new(ctl);
+    cmd.arg("--config-dir").arg(dir);
+    cmd.arg("--logs").arg(dir.join("log"));
+    cmd.arg("--spool").arg(dir.join("db"));
+    cmd.arg("foreground");
+    cmd.env("ERL_EPMD_PORT", inst.epmd_port.to_string());
+    // The caller's Erlang flags must not leak into the server.
+    for var in ["ERL_FLAGS", "ERL_AFLAGS", "ERL_ZFLAGS"] {
+        cmd.env_remove(var);
+    }
+    let wrapper = process::spawn(cmd, "ejabberdctl", &dir.join("console.log"), dir)?;
+    let pid = wrapper.id();
+    procs.push_child("ejabberdctl wrapper", wrapper, WRAPPER_GRACE);
+    Ok(pid)
+}
+
+/// Waits until the beam.smp named in the pid file owns the c2s LISTEN socket and ejabberd
+/// has logged that it is started; returns beam's PID.
+async fn wait_ready(
+    procs: &mut ProcessSet,
+    wrapper_pid: u32,
+    inst: &Instance,
+    log_files: &[PathBuf],
+) -> Result<u32, TargetError> {
+    let addr = loopback(inst.c2s_port);
+    let pid_file = inst.dir.join("ejabberd.pid");
+    let main_log = inst.dir.join("log/ejabberd.log");
+    // Listening alone is too early: ejabberd opens c2s before the auth tables exist (a login
+    // or provisioning then fails with `no_exists passwd`). It logs STARTED_LINE once every
+    // module is up.
+    let started = || process::tail_file(&main_log, 400).is_some_and(|t| t.contains(STARTED_LINE));
+    let mut beam = None;
+    let waited = process::wait_for(READY_TIMEOUT, || {
+        if let Some(status) = procs.exit_status(wrapper_pid) {
+            return Err(TargetError::NotReady {
+                what: format!("ejabberd exited ({status}) before listening on {addr}"),
+                log_tail: process::tail_files(log_files, 40),
+            });
+        }
+        beam = beam.or_else(|| {
+            fs::read_to_string(&pid_file)
+                .ok()?
+                .trim()
+                .parse::<u32>()
+                .ok()
+        });
+        Ok(beam.filter(|&pid| process::owns_listen_socket(pid, addr) && started()))
+    })
+    .await;
+    // Track beam before judging the wait, so a failed start still gets it killed.
+    if let Some(pid) = beam {
+        procs.push_pid("beam.smp", pid, BEAM_GRACE);
+    }
+    waited?.ok_or_else(|| {
+        let seen = beam.map_or("no pid file yet".to_owned(), |p| {
+            format!("beam.smp pid {p}")
+        });
+        TargetError::NotReady {
+            what: format!(
+                "ejabberd ({seen}) did not listen on {addr} and log \"{STARTED_LINE}\" within \
+                 {READY_TIMEOUT:?}"
+            ),
+            log_tail: process::tail_files(log_files, 40),
+        }
     })
 }
 
@@ -225,7 +239,7 @@ fn check_user() -> Result<(), TargetError> {
 }
 
 /// Writes `ejabberd.yml`, `ejabberdctl.cfg` and `inetrc` into the instance dir.
-fn write_config(spec: &ManagedSpec, inst: &Instance<'_>) -> Result<(), TargetError> {
+fn write_config(spec: &ManagedSpec, inst: &Instance) -> Result<(), TargetError> {
     let dir = inst.dir.to_string_lossy();
     let vars = [
         ("DIR", dir.as_ref()),
@@ -235,7 +249,7 @@ fn write_config(spec: &ManagedSpec, inst: &Instance<'_>) -> Result<(), TargetErr
     ];
     write_file(
         &inst.dir.join("ejabberd.yml"),
-        &render_yml(spec, inst.dir, inst.c2s_port)?,
+        &render_yml(spec, &inst.dir, inst.c2s_port)?,
     )?;
     write_file(&inst.dir.join("ejabberdctl.cfg"), &render(CTL_CFG, &vars))?;
     write_file(&inst.dir.join("inetrc"), INETRC)
@@ -245,7 +259,7 @@ fn write_config(spec: &ManagedSpec, inst: &Instance<'_>) -> Result<(), TargetErr
 async fn start_epmd(
     procs: &mut ProcessSet,
     epmd: &Path,
-    inst: &Instance<'_>,
+    inst: &Instance,
     run_as: Option<&SystemUser>,
 ) -> Result<(), TargetError> {
     let mut cmd = match run_as {
@@ -259,22 +273,11 @@ async fn start_epmd(
         "127.0.0.1",
     ]);
     let log = inst.dir.join("epmd.log");
-    let child = process::spawn(cmd, "epmd", &log, inst.dir)?;
+    let child = process::spawn(cmd, "epmd", &log, &inst.dir)?;
     let pid = child.id();
     procs.push_child("epmd", child, EPMD_GRACE);
     let addr = loopback(inst.epmd_port);
-    let ready = process::wait_for(EPMD_TIMEOUT, || match procs.exit_status(pid) {
-        Some(status) => Err(TargetError::NotReady {
-            what: format!("epmd exited ({status}) before listening on {addr}"),
-            log_tail: process::tail_files(std::slice::from_ref(&log), 20),
-        }),
-        None => Ok(process::owns_listen_socket(pid, addr).then_some(())),
-    })
-    .await?;
-    ready.ok_or_else(|| TargetError::NotReady {
-        what: format!("epmd (pid {pid}) did not listen on {addr} within {EPMD_TIMEOUT:?}"),
-        log_tail: process::tail_files(&[log], 20),
-    })
+    process::wait_listening(procs, "epmd", pid, addr, EPMD_TIMEOUT, &[log]).await
 }
 
 /// The ejabberd.yml for `spec`: template filled in, modules removed, settings applied.

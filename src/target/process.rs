@@ -284,6 +284,30 @@ pub(crate) async fn wait_for<T>(
     }
 }
 
+/// Waits until our child `pid` owns a LISTEN socket on `addr`; fails at once if it exits
+/// and after `timeout` otherwise, with the tail of `logs` in the error.
+pub(crate) async fn wait_listening(
+    procs: &mut ProcessSet,
+    name: &str,
+    pid: u32,
+    addr: SocketAddrV4,
+    timeout: Duration,
+    logs: &[PathBuf],
+) -> Result<(), TargetError> {
+    let ready = wait_for(timeout, || match procs.exit_status(pid) {
+        Some(status) => Err(TargetError::NotReady {
+            what: format!("{name} (pid {pid}) exited ({status}) before listening on {addr}"),
+            log_tail: tail_files(logs, 40),
+        }),
+        None => Ok(owns_listen_socket(pid, addr).then_some(())),
+    })
+    .await?;
+    ready.ok_or_else(|| TargetError::NotReady {
+        what: format!("{name} (pid {pid}) did not listen on {addr} within {timeout:?}"),
+        log_tail: tail_files(logs, 40),
+    })
+}
+
 /// The last `lines` lines of `path` (reads at most the last 256 KiB).
 pub(crate) fn tail_file(path: &Path, lines: usize) -> Option<String> {
     let mut f = File::open(path).ok()?;
@@ -456,6 +480,11 @@ impl ProcessSet {
         });
     }
 
+    /// PIDs of every tracked process, in stop order (last started first).
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.procs.iter().rev().map(|t| t.pid).collect()
+    }
+
     /// The exit status of our child `pid` if it has exited (reaping it).
     pub(crate) fn exit_status(&mut self, pid: u32) -> Option<ExitStatus> {
         let t = self.procs.iter_mut().find(|t| t.pid == pid)?;
@@ -541,6 +570,12 @@ mod tests {
         };
         assert!(pid_alive(std::process::id()));
         assert!(owns_listen_socket(std::process::id(), addr));
+        // The classic trap: the port is listening, but not by the process we ask about.
+        let mut other = Command::new("sleep").arg("10").spawn().unwrap();
+        assert!(!owns_listen_socket(other.id(), addr));
+        other.kill().unwrap();
+        other.wait().unwrap();
+        assert!(!pid_alive(other.id()));
         drop(l);
         assert!(!owns_listen_socket(std::process::id(), addr));
     }

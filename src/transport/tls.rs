@@ -19,15 +19,18 @@ pub struct TlsSettings {
 
 impl std::fmt::Debug for TlsSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsSettings").field("server_name", &self.server_name).finish()
+        f.debug_struct("TlsSettings")
+            .field("server_name", &self.server_name)
+            .finish()
     }
 }
 
 impl TlsSettings {
     /// Settings verifying `server_name` with `config`.
     pub fn new(config: Arc<ClientConfig>, server_name: &str) -> Result<Self, TransportError> {
-        let server_name = ServerName::try_from(server_name.to_string())
-            .map_err(|e| TransportError::Config(format!("invalid TLS server name '{server_name}': {e}")))?;
+        let server_name = ServerName::try_from(server_name.to_string()).map_err(|e| {
+            TransportError::Config(format!("invalid TLS server name '{server_name}': {e}"))
+        })?;
         Ok(Self {
             connector: TlsConnector::from(config),
             server_name,
@@ -46,7 +49,10 @@ impl TlsSettings {
 /// Builds one client config for a whole fleet (building it per connection is expensive).
 /// `ca_file`: trust only that CA bundle; `None`: the system roots. `insecure`: accept any
 /// certificate (lab use only; reported).
-pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, TransportError> {
+pub fn client_config(
+    ca_file: Option<&Path>,
+    insecure: bool,
+) -> Result<Arc<ClientConfig>, TransportError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -57,7 +63,9 @@ pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<Clien
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
             .with_no_client_auth()
     } else {
-        builder.with_root_certificates(roots(ca_file)?).with_no_client_auth()
+        builder
+            .with_root_certificates(roots(ca_file)?)
+            .with_no_client_auth()
     };
     Ok(Arc::new(config))
 }
@@ -69,13 +77,18 @@ fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, TransportError> {
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|e| TransportError::Config(format!("CA file {}: {e}", path.display())))?;
             for cert in certs {
-                let cert = cert.map_err(|e| TransportError::Config(format!("CA file {}: {e}", path.display())))?;
-                store
-                    .add(cert)
-                    .map_err(|e| TransportError::Config(format!("CA file {}: {e}", path.display())))?;
+                let cert = cert.map_err(|e| {
+                    TransportError::Config(format!("CA file {}: {e}", path.display()))
+                })?;
+                store.add(cert).map_err(|e| {
+                    TransportError::Config(format!("CA file {}: {e}", path.display()))
+                })?;
             }
             if store.is_empty() {
-                return Err(TransportError::Config(format!("CA file {} holds no certificate", path.display())));
+                return Err(TransportError::Config(format!(
+                    "CA file {} holds no certificate",
+                    path.display()
+                )));
             }
         }
         None => {
@@ -111,7 +124,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -120,7 +138,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

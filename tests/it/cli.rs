@@ -6,7 +6,10 @@ use impress::report::RunStatus;
 use std::io::Write;
 
 fn suite_file(body: &str) -> tempfile::NamedTempFile {
-    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().expect("temp file");
+    let mut f = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
     f.write_all(body.as_bytes()).expect("write suite");
     f
 }
@@ -20,8 +23,14 @@ fn expect_usage_error(body: &str, line: usize, field: &str) {
     let msg = text(&out);
     assert_eq!(out.status.code(), Some(2), "{msg}");
     assert!(msg.contains(path), "names the file: {msg}");
-    assert!(msg.contains(&format!("line {line}")), "names line {line}: {msg}");
-    assert!(msg.contains(&format!("`{field}`")), "names field {field}: {msg}");
+    assert!(
+        msg.contains(&format!("line {line}")),
+        "names line {line}: {msg}"
+    );
+    assert!(
+        msg.contains(&format!("`{field}`")),
+        "names field {field}: {msg}"
+    );
 }
 
 #[test]
@@ -43,7 +52,8 @@ fn wrong_type_exits_2() {
 
 #[test]
 fn wrong_type_in_a_step_exits_2() {
-    let body = format!("{FLEET}\n[[step]]\ndo = \"message\"\nto = \"partner.bare\"\ncount = \"lots\"\n");
+    let body =
+        format!("{FLEET}\n[[step]]\ndo = \"message\"\nto = \"partner.bare\"\ncount = \"lots\"\n");
     expect_usage_error(&body, 11, "count");
 }
 
@@ -61,12 +71,21 @@ fn unreachable_target_exits_3_and_writes_the_report() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let target = dir.path().join("deploy.toml");
-    let body = format!("[[node]]\nhost = \"127.0.0.1\"\nport = {port}\n\n[accounts]\npassword_env = \"IMPRESS_TEST_UNSET_OK\"\n");
+    let body = format!(
+        "[[node]]\nhost = \"127.0.0.1\"\nport = {port}\n\n[accounts]\npassword_env = \"IMPRESS_TEST_UNSET_OK\"\n"
+    );
     std::fs::write(&target, body).expect("write target");
     let suite = crate::common::root().join("suites/xmpp-smoke.toml");
     let out_dir = dir.path().join("report");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_impress"))
-        .args(["run", suite.to_str().unwrap(), "--target", target.to_str().unwrap(), "--out", out_dir.to_str().unwrap()])
+        .args([
+            "run",
+            suite.to_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
         .env("IMPRESS_TEST_UNSET_OK", "not-a-real-password")
         .output()
         .expect("runs");
@@ -75,8 +94,15 @@ fn unreachable_target_exits_3_and_writes_the_report() {
     assert!(msg.contains("unreachable"), "one-line reason: {msg}");
     let r = report(&out_dir);
     assert_eq!(r.status, RunStatus::Invalid);
-    assert!(r.status_reason.as_deref().unwrap_or("").contains("refused"), "{:?}", r.status_reason);
-    assert!(!msg.contains("not-a-real-password"), "the password never reaches output");
+    assert!(
+        r.status_reason.as_deref().unwrap_or("").contains("refused"),
+        "{:?}",
+        r.status_reason
+    );
+    assert!(
+        !msg.contains("not-a-real-password"),
+        "the password never reaches output"
+    );
 }
 
 #[test]
@@ -93,6 +119,12 @@ fn every_shipped_suite_validates() {
     for entry in std::fs::read_dir(crate::common::root().join("suites")).expect("suites dir") {
         let path = entry.expect("entry").path();
         let out = impress(&["validate", path.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), text(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            text(&out)
+        );
     }
 }

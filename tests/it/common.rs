@@ -21,7 +21,14 @@ pub fn impress(args: &[&str]) -> Output {
 
 /// Runs a suite against a target into a fresh report directory.
 pub fn run(suite: &str, target: &str, out: &Path) -> Output {
-    impress(&["run", suite, "--target", target, "--out", out.to_str().expect("utf-8 path")])
+    impress(&[
+        "run",
+        suite,
+        "--target",
+        target,
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ])
 }
 
 /// Reads `report.json` from a report directory.
@@ -32,10 +39,18 @@ pub fn report(dir: &Path) -> RunReport {
 
 /// The verdict of one check in a report.
 pub fn verdict(r: &RunReport, id: &str) -> Verdict {
-    r.verdicts.iter().find(|v| v.id == id).unwrap_or_else(|| panic!("no verdict {id}")).verdict
+    r.verdicts
+        .iter()
+        .find(|v| v.id == id)
+        .unwrap_or_else(|| panic!("no verdict {id}"))
+        .verdict
 }
 
 /// Both streams of a process, for assertion messages.
 pub fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }

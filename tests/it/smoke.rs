@@ -13,12 +13,23 @@ fn smoke(target: &str) {
     let r = report(dir.path());
     assert_eq!(r.status, RunStatus::Passed, "{msg}");
     assert_eq!((r.run.users, r.run.sessions), (100, 200));
-    assert!(r.run.tls_verified, "managed targets are verified against their CA");
+    assert!(
+        r.run.tls_verified,
+        "managed targets are verified against their CA"
+    );
     assert_eq!(r.verdicts.len(), CATALOGUE.len());
     for v in &r.verdicts {
         assert_eq!(v.verdict, Verdict::Pass, "{}: {}", v.id, v.message);
     }
-    for op in ["login", "subscribe", "presence", "message", "ping", "disco", "logout"] {
+    for op in [
+        "login",
+        "subscribe",
+        "presence",
+        "message",
+        "ping",
+        "disco",
+        "logout",
+    ] {
         let s = &r.ops[op];
         assert!(s.count > 0 && s.errors == 0, "{op}: {s:?}");
         assert!(dir.path().join(format!("{op}.hlog")).exists(), "{op}.hlog");

@@ -78,17 +78,25 @@ fn tcp_port_listening(port: u16) -> bool {
     })
 }
 
-/// Stops `server` and checks that its process and temp dir are gone.
+/// Asserts that none of `pids` exists any more and `dir` is gone.
+fn assert_gone(pids: &[u32], dir: &Path, after: &str) {
+    for pid in pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} still exists after {after}"
+        );
+    }
+    assert!(!dir.exists(), "{} not removed by {after}", dir.display());
+}
+
+/// Stops `server` and checks that its processes and temp dir are gone.
 async fn stop_and_check(server: ManagedServer) {
-    let (pid, dir) = (server.pid(), server.dir().to_owned());
+    let (pids, dir) = (server.process_ids(), server.dir().to_owned());
+    assert_eq!(pids[0], server.pid(), "the server is listed first");
     let t0 = Instant::now();
     server.stop().await.expect("stop");
     eprintln!("stopped in {:?}", t0.elapsed());
-    assert!(
-        !Path::new(&format!("/proc/{pid}")).exists(),
-        "server pid {pid} still exists after stop"
-    );
-    assert!(!dir.exists(), "{} not removed", dir.display());
+    assert_gone(&pids, &dir, "stop");
 }
 
 /// A raw XMPP byte stream with a text buffer of what has been read but not yet consumed.
@@ -200,7 +208,7 @@ async fn login(server: &ManagedServer, user: &str) -> Raw<TcpStream> {
     let mut c = connect(server.addr()).await;
     let features = c.open_stream(server.domain()).await;
     assert!(features.contains("PLAIN"), "PLAIN not offered: {features}");
-    let outcome = c.auth_plain(&format!("{user}"), PASSWORD).await;
+    let outcome = c.auth_plain(user, PASSWORD).await;
     assert!(
         outcome.contains("<success"),
         "login of {user} failed: {outcome}\n{}",
@@ -371,20 +379,28 @@ async fn two_prosody_instances_run_at_once() {
     stop_and_check(b).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropping_a_server_stops_it() {
-    require!(ServerKind::Prosody);
-    let server = ManagedServer::start(&ManagedSpec::new(ServerKind::Prosody))
+/// What a panicking test does: no stop(), just drop.
+async fn drop_and_check(kind: ServerKind) {
+    let server = ManagedServer::start(&ManagedSpec::new(kind))
         .await
         .expect("start");
-    let (pid, dir) = (server.pid(), server.dir().to_owned());
-    // What a panicking test does: no stop(), just drop.
+    let (pids, dir) = (server.process_ids(), server.dir().to_owned());
+    let t0 = Instant::now();
     drop(server);
-    assert!(
-        !Path::new(&format!("/proc/{pid}")).exists(),
-        "pid {pid} survived Drop"
-    );
-    assert!(!dir.exists(), "{} survived Drop", dir.display());
+    eprintln!("{kind}: dropped in {:?}", t0.elapsed());
+    assert_gone(&pids, &dir, "Drop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_prosody_stops_it() {
+    require!(ServerKind::Prosody);
+    drop_and_check(ServerKind::Prosody).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_an_ejabberd_stops_it() {
+    require!(ServerKind::Ejabberd);
+    drop_and_check(ServerKind::Ejabberd).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,4 +444,39 @@ async fn bad_requests_fail_before_starting() {
     let mut spec = ManagedSpec::new(ServerKind::Prosody);
     spec.domain = "Not A Domain".to_owned();
     assert!(ManagedServer::start(&spec).await.is_err());
+}
+
+/// A config the server rejects must fail `start` with its log, leaving nothing behind.
+async fn broken_config_fails(kind: ServerKind, setting: (&str, &str)) {
+    let mut spec = ManagedSpec::new(kind);
+    spec.settings = vec![(setting.0.to_owned(), setting.1.to_owned())];
+    let err = ManagedServer::start(&spec)
+        .await
+        .expect_err("broken config must not start");
+    eprintln!("{kind}: {err}");
+    let impress::target::TargetError::NotReady { log_tail, .. } = &err else {
+        panic!("expected NotReady, got {err:?}");
+    };
+    // The tail's `==> <dir>/console.log <==` headers name the instance dir.
+    let dir = log_tail
+        .lines()
+        .find_map(|l| l.strip_prefix("==> ")?.split("/console.log").next())
+        .unwrap_or_else(|| panic!("no log file header in: {err}"));
+    assert!(dir.contains(&format!("impress-{kind}-")), "{dir}");
+    assert!(
+        !Path::new(dir).exists(),
+        "{dir} left behind after a failed start"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prosody_config_error_is_reported() {
+    require!(ServerKind::Prosody);
+    broken_config_fails(ServerKind::Prosody, ("broken", "{ unclosed")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ejabberd_config_error_is_reported() {
+    require!(ServerKind::Ejabberd);
+    broken_config_fails(ServerKind::Ejabberd, ("no_such_option", "42")).await;
 }

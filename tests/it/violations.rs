@@ -13,9 +13,16 @@ fn violated(target: &str, failing: &[&str]) {
     assert_eq!(out.status.code(), Some(1), "{msg}");
     let r = report(dir.path());
     for id in failing {
-        assert_eq!(verdict(&r, id), Verdict::Fail, "{id} must fail against {target}: {msg}");
+        assert_eq!(
+            verdict(&r, id),
+            Verdict::Fail,
+            "{id} must fail against {target}: {msg}"
+        );
         let v = r.verdicts.iter().find(|v| v.id == *id).expect("verdict");
-        let t = v.transcript.as_ref().expect("a failed verdict carries its transcript");
+        let t = v
+            .transcript
+            .as_ref()
+            .expect("a failed verdict carries its transcript");
         assert!(!t.lines.is_empty(), "{id}: empty transcript");
     }
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit.xml");
@@ -24,29 +31,44 @@ fn violated(target: &str, failing: &[&str]) {
 
 #[test]
 fn ping_fails_without_prosody_mod_ping() {
-    violated("fixtures/targets/violations/prosody-no-ping.toml", &["xmpp/xep-0199/4.2-server-ping"]);
+    violated(
+        "fixtures/targets/violations/prosody-no-ping.toml",
+        &["xmpp/xep-0199/4.2-server-ping"],
+    );
 }
 
 #[test]
 fn ping_fails_without_ejabberd_mod_ping() {
-    violated("fixtures/targets/violations/ejabberd-no-ping.toml", &["xmpp/xep-0199/4.2-server-ping"]);
+    violated(
+        "fixtures/targets/violations/ejabberd-no-ping.toml",
+        &["xmpp/xep-0199/4.2-server-ping"],
+    );
 }
 
 #[test]
 fn disco_identity_fails_without_prosody_mod_disco() {
-    violated("fixtures/targets/violations/prosody-no-disco.toml", &["xmpp/xep-0030/3.1-disco-info-identity"]);
+    violated(
+        "fixtures/targets/violations/prosody-no-disco.toml",
+        &["xmpp/xep-0030/3.1-disco-info-identity"],
+    );
 }
 
 #[test]
 fn disco_identity_fails_without_ejabberd_mod_disco() {
-    violated("fixtures/targets/violations/ejabberd-no-disco.toml", &["xmpp/xep-0030/3.1-disco-info-identity"]);
+    violated(
+        "fixtures/targets/violations/ejabberd-no-disco.toml",
+        &["xmpp/xep-0030/3.1-disco-info-identity"],
+    );
 }
 
 #[test]
 fn roster_get_fails_without_prosody_mod_roster() {
     violated(
         "fixtures/targets/violations/prosody-no-roster.toml",
-        &["xmpp/rfc6121/2.1.3-roster-get", "xmpp/rfc6121/3.1.6-subscribed-delivered"],
+        &[
+            "xmpp/rfc6121/2.1.3-roster-get",
+            "xmpp/rfc6121/3.1.6-subscribed-delivered",
+        ],
     );
 }
 
@@ -67,6 +89,9 @@ fn presence_clauses_fail_without_prosody_mod_presence() {
 fn message_routing_fails_without_prosody_mod_message() {
     violated(
         "fixtures/targets/violations/prosody-no-message.toml",
-        &["xmpp/rfc6121/8.5.2.1.1-bare-jid-chat", "xmpp/rfc6121/8.5.3.1-full-jid-only"],
+        &[
+            "xmpp/rfc6121/8.5.2.1.1-bare-jid-chat",
+            "xmpp/rfc6121/8.5.3.1-full-jid-only",
+        ],
     );
 }

@@ -361,8 +361,28 @@ impl<'c> Builder<'c> {
             return Err(ParseError::TooDeep(MAX_PARSE_DEPTH));
         }
         let mark = self.bindings.len();
-        let mut attrs = Vec::new();
-        for (k, v) in raw_attrs(start)? {
+        let attrs = self.take_declarations(raw_attrs(start)?)?;
+        let name = start.name();
+        let (prefix, local) = split_qname(utf8(name.as_ref())?)?;
+        let ns = self.resolve(prefix)?.to_owned();
+        let el = Element {
+            name: local.to_owned(),
+            ns,
+            attrs,
+            children: Vec::new(),
+        };
+        self.stack.push((el, mark));
+        Ok(())
+    }
+
+    /// Moves namespace declarations into scope and returns the remaining attributes, whose
+    /// prefixes must then be bound.
+    fn take_declarations(
+        &mut self,
+        all: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, ParseError> {
+        let mut attrs = Vec::with_capacity(all.len());
+        for (k, v) in all {
             if k == "xmlns" {
                 self.bindings.push((None, v));
             } else if let Some(prefix) = k.strip_prefix("xmlns:") {
@@ -376,17 +396,7 @@ impl<'c> Builder<'c> {
                 self.resolve(Some(prefix))?;
             }
         }
-        let name = start.name();
-        let (prefix, local) = split_qname(utf8(name.as_ref())?)?;
-        let ns = self.resolve(prefix)?.to_owned();
-        let el = Element {
-            name: local.to_owned(),
-            ns,
-            attrs,
-            children: Vec::new(),
-        };
-        self.stack.push((el, mark));
-        Ok(())
+        Ok(attrs)
     }
 
     fn declare(&mut self, prefix: &str, uri: String) -> Result<(), ParseError> {
@@ -474,15 +484,21 @@ fn is_xml_space(b: u8) -> bool {
 
 /// Rejects characters outside the XML 1.0 `Char` production (control characters, which
 /// quick-xml passes through, including those smuggled in as character references).
+/// Works on the UTF-8 bytes: every excluded character is either one byte below 0x20 or
+/// U+FFFE/U+FFFF (`EF BF BE`/`EF BF BF`), so no decoding is needed on the hot path.
 fn check_chars(s: &str) -> Result<(), ParseError> {
-    let bad = s.chars().find(|&c| {
-        let c = c as u32;
-        (c < 0x20 && !matches!(c, 0x9 | 0xA | 0xD)) || matches!(c, 0xFFFE | 0xFFFF)
+    let b = s.as_bytes();
+    let bad = b.iter().enumerate().find_map(|(i, &c)| match c {
+        0x09 | 0x0A | 0x0D => None,
+        0x00..=0x1F => Some(u32::from(c)),
+        0xEF if b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)) => {
+            Some(0xFF00 | u32::from(b[i + 2]))
+        }
+        _ => None,
     });
     match bad {
         Some(c) => Err(ParseError::Malformed(format!(
-            "character U+{:04X} is not allowed in xml",
-            c as u32
+            "character U+{c:04X} is not allowed in xml"
         ))),
         None => Ok(()),
     }
@@ -545,6 +561,8 @@ mod tests {
             "<a x='<'/>",
             "<a>\u{1}</a>",
             "<a>&#1;</a>",
+            "<a>\u{FFFE}</a>",
+            "<a b='&#xFFFF;'/>",
             "<a>&</a>",
             "",
             "<a:b:c/>",

@@ -2,12 +2,13 @@
 //! stream close tag (RFC 6120 §4.2, §4.4, §4.7).
 //!
 //! The scanner is a byte-level state machine that keeps its position and lexical state
-//! between calls, so every byte is looked at once (O(n)) however the stream is chunked. It
-//! only tracks what framing needs (tags, quotes, CDATA, nesting depth, entity references)
-//! and leaves full well-formedness to [`element::parse`](super::element::parse). It does
-//! enforce RFC 6120 §11.1 restricted XML at the byte level: no DTD, no entity declarations,
-//! no comments, no processing instructions other than the leading XML declaration, and no
-//! reference to an entity other than the five predefined ones.
+//! between calls, so each byte is scanned once however the stream is chunked (O(n); a
+//! `restart` rescans only what was buffered past the restart point). It tracks just what
+//! framing needs (tags, quotes, CDATA, nesting depth, entity references) and leaves full
+//! well-formedness to [`element::parse`]. It does enforce RFC 6120 §11.1 restricted XML at
+//! the byte level: no DTD, no entity declarations, no comments, no processing instructions
+//! other than the leading XML declaration, and no reference to an entity other than the
+//! five predefined ones.
 //!
 //! Memory is bounded: an incomplete frame larger than [`FramerConfig::max_stanza_bytes`] is
 //! an error and its bytes are dropped, and whitespace between frames (RFC 6120 §4.6.1
@@ -286,7 +287,11 @@ impl Framer {
 
     fn take(&mut self, ready: Ready) -> Frame {
         self.buf.advance(ready.start - self.base);
-        let raw = self.buf.split_to(ready.end - ready.start).freeze();
+        // A copy rather than `split_to`: a frame the caller keeps (a transcript) must not
+        // pin the framer's whole buffer, and the buffer stays unshared so it is reused.
+        let len = ready.end - ready.start;
+        let raw = Bytes::copy_from_slice(&self.buf[..len]);
+        self.buf.advance(len);
         self.base = ready.end;
         match ready.kind {
             ReadyKind::Open(header) => Frame::Open { raw, header },
@@ -418,22 +423,7 @@ impl Scanner {
 
     fn content(&mut self, rest: &[u8]) -> Result<(), FrameError> {
         if self.depth >= 2 {
-            // Inside a stanza: character data up to the next markup or reference.
-            let Some(i) = rest.iter().position(|&b| b == b'<' || b == b'&') else {
-                self.pos += rest.len();
-                return Ok(());
-            };
-            self.pos += i + 1;
-            self.lex = if rest[i] == b'<' {
-                self.tag_start = self.pos - 1;
-                Lex::Lt
-            } else {
-                Lex::Ref {
-                    quote: None,
-                    len: 0,
-                    buf: [0; 12],
-                }
-            };
+            self.stanza_content(rest);
             return Ok(());
         }
         // Between frames only whitespace is allowed (RFC 6120 §4.6.1, §11.7).
@@ -451,6 +441,25 @@ impl Scanner {
             Some(b'<') => Err(malformed("data after the stream close tag")),
             Some(_) => Err(malformed("character data outside a stanza")),
         }
+    }
+
+    /// Character data inside a stanza, up to the next markup or reference.
+    fn stanza_content(&mut self, rest: &[u8]) {
+        let Some(i) = find3(rest, b'<', b'&', b'<') else {
+            self.pos += rest.len();
+            return;
+        };
+        self.pos += i + 1;
+        self.lex = if rest[i] == b'<' {
+            self.tag_start = self.pos - 1;
+            Lex::Lt
+        } else {
+            Lex::Ref {
+                quote: None,
+                len: 0,
+                buf: [0; 12],
+            }
+        };
     }
 
     fn lt(&mut self, b: u8) -> Result<(), FrameError> {
@@ -483,18 +492,10 @@ impl Scanner {
         while i < rest.len() {
             if let Some(q) = quote {
                 // Attribute values may hold '>' and "/>"; only the closing quote matters.
-                let Some(j) = rest[i..]
-                    .iter()
-                    .position(|&b| b == q || b == b'&' || b == b'<')
-                else {
-                    i = rest.len();
-                    break;
-                };
-                i += j + 1;
-                match rest[i - 1] {
-                    b'<' => return Err(malformed("'<' in attribute value")),
-                    b'&' => {
-                        self.pos += i;
+                match scan_value(&rest[i..], q)? {
+                    None => i = rest.len(),
+                    Some((n, true)) => {
+                        self.pos += i + n;
                         self.lex = Lex::Ref {
                             quote,
                             len: 0,
@@ -502,9 +503,8 @@ impl Scanner {
                         };
                         return Ok(None);
                     }
-                    _ => quote = None,
+                    Some((n, false)) => (i, quote, slash) = (i + n, None, false),
                 }
-                slash = false;
                 continue;
             }
             let b = rest[i];
@@ -718,6 +718,43 @@ fn check_reference(name: &[u8]) -> Result<(), FrameError> {
     } else {
         Err(malformed("invalid character reference"))
     }
+}
+
+/// Scans an attribute value up to and including its closing quote or a `&`:
+/// `Some((consumed, at_reference))`, `None` when the value continues past `s`.
+fn scan_value(s: &[u8], quote: u8) -> Result<Option<(usize, bool)>, FrameError> {
+    match find3(s, quote, b'&', b'<') {
+        None => Ok(None),
+        Some(j) if s[j] == b'<' => Err(malformed("'<' in attribute value")),
+        Some(j) => Ok(Some((j + 1, s[j] == b'&'))),
+    }
+}
+
+/// Index of the first byte of `s` equal to `a`, `b` or `c`, testing eight bytes per step
+/// (SWAR) because stanza text and attribute values are most of a stream's bytes.
+fn find3(s: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Flags bytes equal to `n`; only the lowest flag is exact, which is the one used.
+    let hits = |w: u64, n: u8| {
+        let x = w ^ (LO * u64::from(n));
+        x.wrapping_sub(LO) & !x & HI
+    };
+    let words = s.chunks_exact(8);
+    let tail = s.len() - words.remainder().len();
+    for (k, chunk) in words.enumerate() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(bytes);
+        let m = hits(w, a) | hits(w, b) | hits(w, c);
+        if m != 0 {
+            return Some(k * 8 + (m.trailing_zeros() / 8) as usize);
+        }
+    }
+    s[tail..]
+        .iter()
+        .position(|&x| x == a || x == b || x == c)
+        .map(|p| p + tail)
 }
 
 fn parse_header(tag: &[u8]) -> Result<StreamHeader, FrameError> {

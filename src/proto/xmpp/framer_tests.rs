@@ -400,6 +400,25 @@ fn keepalive_whitespace_is_not_retained() {
 }
 
 #[test]
+fn find3_matches_a_naive_search() {
+    let hay: Vec<u8> = (0..300u32).map(|i| (i * 37 % 251) as u8).collect();
+    for start in 0..40 {
+        for len in [0, 1, 7, 8, 9, 16, 63, 200] {
+            let s = &hay[start..(start + len).min(hay.len())];
+            for (a, b, c) in [
+                (b'<', b'&', b'<'),
+                (0, 0x80, 0xff),
+                (37, 74, 111),
+                (250, 1, 2),
+            ] {
+                let naive = s.iter().position(|&x| x == a || x == b || x == c);
+                assert_eq!(find3(s, a, b, c), naive, "{start} {len} {a} {b} {c}");
+            }
+        }
+    }
+}
+
+#[test]
 fn arbitrary_bytes_never_panic() {
     let alphabet = b"<>/'\"!?[]-&;#x=: \nabCDATA\xff\xc3";
     let mut seed = 0x9e37_79b9_u32;
@@ -431,11 +450,11 @@ fn arbitrary_bytes_never_panic() {
 
 /// Frames a recorded server-to-client login transcript, restarting after `<proceed/>` and
 /// `<success/>` as a client would, and parses every element.
-fn replay(bytes: &[u8]) -> Vec<String> {
+fn replay(bytes: &[u8], chunk: usize) -> Vec<String> {
     let mut f = Framer::new(FramerConfig::default());
     let mut names = Vec::new();
     let mut ctx = NsContext::client();
-    for chunk in bytes.chunks(97) {
+    for chunk in bytes.chunks(chunk) {
         f.feed(chunk).unwrap();
         while let Some(frame) = f.next_frame().unwrap() {
             let el = match &frame {
@@ -459,20 +478,33 @@ fn replay(bytes: &[u8]) -> Vec<String> {
     names
 }
 
-#[test]
-fn replays_prosody_login() {
-    let names = replay(include_bytes!("../../../fixtures/xmpp/prosody-login.xml"));
+fn check_replay(bytes: &[u8]) {
+    let names = replay(bytes, bytes.len());
     assert_eq!(names.first().map(String::as_str), Some("open"));
     assert_eq!(names.last().map(String::as_str), Some("close"));
-    assert!(names.iter().any(|n| n == "success"));
+    for want in [
+        "features",
+        "challenge",
+        "success",
+        "iq",
+        "enabled",
+        "message",
+        "a",
+    ] {
+        assert!(names.iter().any(|n| n == want), "no {want} in {names:?}");
+    }
     assert_eq!(names.iter().filter(|n| *n == "open").count(), 2);
+    for chunk in [1, 2, 7, 97, 4096] {
+        assert_eq!(replay(bytes, chunk), names, "chunk size {chunk}");
+    }
+}
+
+#[test]
+fn replays_prosody_login() {
+    check_replay(include_bytes!("../../../fixtures/xmpp/prosody-login.xml"));
 }
 
 #[test]
 fn replays_ejabberd_login() {
-    let names = replay(include_bytes!("../../../fixtures/xmpp/ejabberd-login.xml"));
-    assert_eq!(names.first().map(String::as_str), Some("open"));
-    assert_eq!(names.last().map(String::as_str), Some("close"));
-    assert!(names.iter().any(|n| n == "success"));
-    assert_eq!(names.iter().filter(|n| *n == "open").count(), 2);
+    check_replay(include_bytes!("../../../fixtures/xmpp/ejabberd-login.xml"));
 }

@@ -124,20 +124,22 @@ enum HashAlg {
     Sha256,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// The password enters the key only as a SHA-256 digest, so the long-lived shared cache
+/// holds no plaintext passwords.
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
     hash: HashAlg,
-    password: String,
+    password_digest: [u8; 32],
     salt: Vec<u8>,
     iterations: u32,
 }
 
-/// Shared PBKDF2 results, keyed by (hash, password, salt, iterations).
+/// Shared PBKDF2 results, keyed by (hash, password digest, salt, iterations).
 ///
 /// Each entry is computed once even when many logins miss at the same moment: the map
 /// lock is held only to find the entry, and concurrent callers wait on the entry itself,
 /// so different passwords still derive in parallel. Bounded: cleared when full.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct SaltedPasswordCache {
     entries: Mutex<HashMap<CacheKey, Arc<OnceLock<Vec<u8>>>>>,
     computed: std::sync::atomic::AtomicU64,
@@ -169,7 +171,7 @@ impl SaltedPasswordCache {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn salted_password(&self, key: CacheKey) -> Vec<u8> {
+    fn salted_password(&self, key: CacheKey, password: &str) -> Vec<u8> {
         let slot = {
             let mut map = self.lock();
             if map.len() >= CACHE_CAPACITY && !map.contains_key(&key) {
@@ -180,14 +182,23 @@ impl SaltedPasswordCache {
         slot.get_or_init(|| {
             self.computed
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            derive(&key)
+            derive(&key, password)
         })
         .clone()
     }
 }
 
-fn derive(key: &CacheKey) -> Vec<u8> {
-    let pw = key.password.as_bytes();
+impl std::fmt::Debug for SaltedPasswordCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaltedPasswordCache")
+            .field("len", &self.len())
+            .field("computed", &self.computed())
+            .finish()
+    }
+}
+
+fn derive(key: &CacheKey, password: &str) -> Vec<u8> {
+    let pw = password.as_bytes();
     match key.hash {
         HashAlg::Sha1 => {
             pbkdf2::pbkdf2_hmac_array::<Sha1, 20>(pw, &key.salt, key.iterations).to_vec()
@@ -198,7 +209,6 @@ fn derive(key: &CacheKey) -> Vec<u8> {
     }
 }
 
-#[derive(Debug)]
 enum State {
     Initial,
     AwaitFinal {
@@ -207,8 +217,8 @@ enum State {
     },
 }
 
-/// The client side of one SCRAM exchange (RFC 5802 §3, §5).
-#[derive(Debug)]
+/// The client side of one SCRAM exchange (RFC 5802 §3, §5). Its `Debug` output omits the
+/// password and derived keys.
 pub struct ScramClient {
     mech: Mechanism,
     password: String,
@@ -256,12 +266,13 @@ impl ScramClient {
         if !sf.nonce.starts_with(&self.client_nonce) || sf.nonce.len() == self.client_nonce.len() {
             return Err(SaslError::NonceMismatch);
         }
-        let salted = cache.salted_password(CacheKey {
+        let key = CacheKey {
             hash,
-            password: self.password.clone(),
+            password_digest: Sha256::digest(self.password.as_bytes()).into(),
             salt: sf.salt,
             iterations: sf.iterations,
-        });
+        };
+        let salted = cache.salted_password(key, &self.password);
         let without_proof = format!("c=biws,r={}", sf.nonce);
         let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
         let (proof, server_key) = match hash {
@@ -306,6 +317,20 @@ impl ScramClient {
         } else {
             Err(SaslError::BadServerSignature)
         }
+    }
+}
+
+impl std::fmt::Debug for ScramClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            State::Initial => "initial",
+            State::AwaitFinal { .. } => "await-final",
+        };
+        f.debug_struct("ScramClient")
+            .field("mech", &self.mech)
+            .field("client_first_bare", &self.client_first_bare)
+            .field("state", &state)
+            .finish_non_exhaustive()
     }
 }
 
@@ -584,6 +609,16 @@ mod tests {
         assert_eq!(Mechanism::from_name("scram-sha-1"), None);
         let n = nonce(&mut rand::thread_rng());
         assert!(n.len() == 24 && !n.contains(','));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let cache = SaltedPasswordCache::new();
+        let mut c = sha1_client();
+        c.handle_server_first(SHA1_SERVER_FIRST, &cache).unwrap();
+        let shown = format!("{c:?} {cache:?}");
+        assert!(!shown.contains("pencil"), "{shown}");
+        assert!(shown.contains("await-final"));
     }
 
     #[test]

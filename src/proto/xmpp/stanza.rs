@@ -276,6 +276,53 @@ mod tests {
         );
     }
 
+    /// Every element of a recorded ejabberd login, parsed with the header's context.
+    fn recorded_elements() -> Vec<Element> {
+        use crate::proto::xmpp::{Frame, Framer, FramerConfig};
+        let mut f = Framer::new(FramerConfig::default());
+        f.feed(include_bytes!("../../../fixtures/xmpp/ejabberd-login.xml"))
+            .unwrap();
+        let (mut out, mut ctx) = (Vec::new(), NsContext::client());
+        while let Some(frame) = f.next_frame().unwrap() {
+            match frame {
+                Frame::Open { header, .. } => ctx = header.ns_context(),
+                Frame::Element { raw } => {
+                    let el = parse(&raw, &ctx).unwrap();
+                    if el.is("success", ns::SASL) {
+                        f.restart();
+                    }
+                    out.push(el);
+                }
+                Frame::Close { .. } => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn reads_a_recorded_ejabberd_login() {
+        let els = recorded_elements();
+        let features: Vec<_> = els
+            .iter()
+            .filter(|e| e.is("features", ns::STREAM))
+            .map(StreamFeatures::parse)
+            .collect();
+        assert_eq!(features.len(), 2);
+        assert_eq!(features[0].mechanisms, ["PLAIN", "SCRAM-SHA-1"]);
+        assert_eq!(features[0].starttls, Some(false));
+        assert!(features[1].bind && features[1].sm && !features[1].session_required);
+        assert!(features[1].has_other("urn:xmpp:sm:2", "sm"));
+        let err = els.iter().find_map(StanzaError::from_stanza).unwrap();
+        assert_eq!(err.condition, "service-unavailable");
+        assert_eq!(
+            err.text.as_deref(),
+            Some("No module is handling this query")
+        );
+        let msg = els.iter().find(|e| e.is("message", ns::CLIENT)).unwrap();
+        let body = msg.child("body", ns::CLIENT).unwrap().text();
+        assert_eq!(body, "hello <world> & 'friends' \u{263A}");
+    }
+
     #[test]
     fn stream_open_is_escaped() {
         assert_eq!(
