@@ -379,18 +379,16 @@ impl<'c> Builder<'c> {
     /// prefixes must then be bound.
     fn take_declarations(
         &mut self,
-        all: Vec<(String, String)>,
+        mut attrs: Vec<(String, String)>,
     ) -> Result<Vec<(String, String)>, ParseError> {
-        let mut attrs = Vec::with_capacity(all.len());
-        for (k, v) in all {
-            if k == "xmlns" {
-                self.bindings.push((None, v));
-            } else if let Some(prefix) = k.strip_prefix("xmlns:") {
-                self.declare(prefix, v)?;
-            } else {
-                attrs.push((k, v));
+        let is_decl = |k: &str| k == "xmlns" || k.starts_with("xmlns:");
+        for (k, v) in attrs.iter_mut().filter(|(k, _)| is_decl(k)) {
+            match k.strip_prefix("xmlns:") {
+                Some(prefix) => self.declare(prefix, std::mem::take(v))?,
+                None => self.bindings.push((None, std::mem::take(v))),
             }
         }
+        attrs.retain(|(k, _)| !is_decl(k));
         for (k, _) in &attrs {
             if let Some((prefix, _)) = k.split_once(':') {
                 self.resolve(Some(prefix))?;
@@ -401,7 +399,11 @@ impl<'c> Builder<'c> {
 
     fn declare(&mut self, prefix: &str, uri: String) -> Result<(), ParseError> {
         // Namespaces in XML 1.0 §3: prefixes cannot be undeclared and `xmlns`/`xml` are fixed.
-        if uri.is_empty() || prefix == "xmlns" || (prefix == "xml" && uri != XML_NS) {
+        if uri.is_empty()
+            || prefix.is_empty()
+            || prefix == "xmlns"
+            || (prefix == "xml" && uri != XML_NS)
+        {
             return Err(ParseError::Malformed(format!(
                 "invalid declaration of prefix {prefix:?}"
             )));

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::proto::xmpp::element::parse;
+use crate::proto::xmpp::scanner::find_any;
 
 const STREAM: &str = "<?xml version='1.0'?>\
 <stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
@@ -400,7 +401,7 @@ fn keepalive_whitespace_is_not_retained() {
 }
 
 #[test]
-fn find3_matches_a_naive_search() {
+fn find_any_matches_a_naive_search() {
     let hay: Vec<u8> = (0..300u32).map(|i| (i * 37 % 251) as u8).collect();
     for start in 0..40 {
         for len in [0, 1, 7, 8, 9, 16, 63, 200] {
@@ -412,7 +413,7 @@ fn find3_matches_a_naive_search() {
                 (250, 1, 2),
             ] {
                 let naive = s.iter().position(|&x| x == a || x == b || x == c);
-                assert_eq!(find3(s, a, b, c), naive, "{start} {len} {a} {b} {c}");
+                assert_eq!(find_any(s, [a, b, c]), naive, "{start} {len} {a} {b} {c}");
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod framer;
 pub mod jid;
 pub mod ns;
 pub mod sasl;
+mod scanner;
 pub mod stanza;
 
 pub use element::{Element, Node, NsContext, ParseError};
