@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages impress's managed targets need (src/target/), idempotently:
-# only what is missing, `apt-get update` only if something is missing, and never a system
-# instance started on the default ports (policy-rc.d guard, see targets.md §1).
+# Installs the Debian packages impress's managed targets (src/target/) and its tests need,
+# idempotently: only what is missing, `apt-get update` only if something is missing, and
+# never a system instance started on the default ports (policy-rc.d guard, see targets.md §1).
 #
 # Usage: scripts/install-targets.sh        (as root, or via sudo; a no-op when all present)
 # Prints one line per package: "<package>: present" or "<package>: installed".
@@ -11,6 +11,7 @@ set -euo pipefail
 PACKAGES=(
   prosody    # managed target `prosody` (Prosody 0.12)
   ejabberd   # managed target `ejabberd` (ejabberd 23.01; pulls erlang-base: erl, epmd)
+  chromium   # headless browser the report.html test renders the page with (tests/it/html.rs)
 )
 
 POLICY=/usr/sbin/policy-rc.d

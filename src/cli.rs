@@ -2,6 +2,7 @@
 //! read later, by [`crate::scenario`].
 
 use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// impress: conformance and load tests for XMPP and SIP IM & presence deployments.
@@ -32,6 +33,21 @@ pub enum Command {
         /// Do not print the summary.
         #[arg(long, short)]
         quiet: bool,
+        /// Serve live Prometheus metrics at http://ADDR/metrics during the run
+        /// (e.g. 127.0.0.1:9464; port 0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<SocketAddr>,
+    },
+    /// Compare a run against a baseline: verdict and latency changes. Exits 1 on a
+    /// regression, 2 if a report cannot be read.
+    Compare {
+        /// Baseline report directory.
+        old: PathBuf,
+        /// New report directory.
+        new: PathBuf,
+        /// p99 growth, in percent, that counts as a latency regression.
+        #[arg(long, value_name = "PCT", default_value_t = crate::report::compare::DEFAULT_THRESHOLD_PCT, value_parser = percent)]
+        threshold: f64,
     },
     /// Check a suite (and target) file without running it.
     Validate {
@@ -58,4 +74,12 @@ pub enum ChecksCommand {
         #[arg(long)]
         spec: Option<String>,
     },
+}
+
+/// A non-negative, finite percentage.
+fn percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
+        _ => Err(format!("`{s}` is not a percentage (a number >= 0)")),
+    }
 }

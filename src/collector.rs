@@ -1,19 +1,28 @@
 //! The single owner of results: folds [`Event`]s into per-operation histograms, counters,
-//! errors and one aggregated verdict per check, then builds the [`RunOutput`].
+//! gauges, errors, timeline marks and one aggregated verdict per check, publishes live
+//! [`Snapshot`]s while the run goes on, then builds the [`RunOutput`].
 
 use crate::checks::expect::Expectations;
 use crate::checks::{CheckDef, Outcome, Verdict};
+use crate::clock;
 use crate::events::{Event, Events};
-use crate::metrics::{Op, OpRecorder};
-use crate::report::model::{ErrorRecord, RunMeta};
+use crate::metrics::{Op, OpRecorder, SeriesRecorder, Snapshot};
+use crate::report::model::{ErrorRecord, RunMeta, TimelineEvent};
 use crate::report::{RunOutput, RunReport, RunStatus, SCHEMA_VERSION, VerdictRecord};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Errors listed in the report at most; the rest are only counted.
 const MAX_ERRORS: usize = 100;
+
+/// Timeline marks kept at most (a suite has a handful of steps; faults are few).
+const MAX_MARKS: usize = 1000;
+
+/// How often the running collector publishes a live snapshot.
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
 
 struct Aggregate {
     tally: BTreeMap<Verdict, u64>,
@@ -24,9 +33,15 @@ struct Aggregate {
 pub struct Running {
     stop: oneshot::Sender<()>,
     join: JoinHandle<Collector>,
+    live: watch::Receiver<Arc<Snapshot>>,
 }
 
 impl Running {
+    /// Live snapshots of the run so far, refreshed every 250 ms while events arrive.
+    pub fn live(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.live.clone()
+    }
+
     /// Stops the task after folding every event already sent, and returns the collector.
     pub async fn finish(self) -> Collector {
         let _ = self.stop.send(());
@@ -47,6 +62,8 @@ pub struct Collector {
     verdicts: BTreeMap<&'static str, Aggregate>,
     counters: BTreeMap<String, u64>,
     errors: Vec<ErrorRecord>,
+    series: SeriesRecorder,
+    timeline: Vec<TimelineEvent>,
 }
 
 impl Collector {
@@ -60,6 +77,8 @@ impl Collector {
             verdicts: BTreeMap::new(),
             counters: BTreeMap::new(),
             errors: Vec::new(),
+            series: SeriesRecorder::new(interval),
+            timeline: Vec::new(),
         }
     }
 
@@ -67,14 +86,20 @@ impl Collector {
     pub fn spawn(start: Instant, interval: Duration) -> (Events, Running) {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+        let (live_tx, live) = watch::channel(Arc::new(Snapshot::default()));
         let join = tokio::spawn(async move {
             let mut c = Self::new(start, interval);
+            let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
                     e = rx.recv() => match e {
                         Some(e) => c.apply(e),
                         None => break,
                     },
+                    _ = tick.tick() => {
+                        live_tx.send_replace(Arc::new(c.snapshot(clock::now())));
+                    }
                     _ = &mut stop_rx => {
                         while let Ok(e) = rx.try_recv() {
                             c.apply(e);
@@ -85,13 +110,31 @@ impl Collector {
             }
             c
         });
-        (
-            Events::new(tx),
-            Running {
-                stop: stop_tx,
-                join,
-            },
-        )
+        let running = Running {
+            stop: stop_tx,
+            join,
+            live,
+        };
+        (Events::new(tx), running)
+    }
+
+    /// What the run has recorded so far, as of `now`.
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        let mut verdicts = BTreeMap::new();
+        for agg in self.verdicts.values() {
+            *verdicts.entry(agg.worst.verdict.as_str()).or_default() += 1;
+        }
+        Snapshot {
+            elapsed_ms: now.saturating_duration_since(self.start).as_millis() as u64,
+            counters: self.counters.clone(),
+            gauges: self.series.currents(),
+            ops: self
+                .response
+                .iter()
+                .map(|(op, r)| (op.name(), r.summary()))
+                .collect(),
+            verdicts,
+        }
     }
 
     /// Folds one event.
@@ -114,7 +157,8 @@ impl Collector {
                     .or_insert_with(|| OpRecorder::new(interval))
                     .record(at, done.saturating_duration_since(sent));
             }
-            Event::OpFailed { op } => {
+            Event::OpFailed { op, at } => {
+                self.series.error(at.saturating_duration_since(self.start));
                 let interval = self.interval;
                 self.response
                     .entry(op)
@@ -128,6 +172,16 @@ impl Collector {
             Event::Outcome(o) => self.judge(*o),
             Event::Count { name, delta } => {
                 *self.counters.entry(name.to_string()).or_default() += delta
+            }
+            Event::Gauge { name, delta, at } => {
+                let at = at.saturating_duration_since(self.start);
+                self.series.gauge(name, delta, at);
+            }
+            Event::Mark { label, at } => {
+                if self.timeline.len() < MAX_MARKS {
+                    let at_ms = at.saturating_duration_since(self.start).as_millis() as u64;
+                    self.timeline.push(TimelineEvent { at_ms, label });
+                }
             }
             Event::Error { subject, message } => {
                 *self.counters.entry("errors".to_string()).or_default() += 1;
@@ -177,19 +231,7 @@ impl Collector {
             .iter()
             .map(|c| self.record_for(c, expect))
             .collect();
-        let failed = verdicts.iter().any(|v| {
-            v.expected_failure.is_none() && matches!(v.verdict, Verdict::Fail | Verdict::Error)
-        });
-        let op_errors: u64 = self.response.values().map(|r| r.summary().errors).sum();
-        let (status, reason) = match (invalid, failed, op_errors) {
-            (Some(why), _, _) => (RunStatus::Invalid, Some(why)),
-            (None, true, _) => (RunStatus::Failed, None),
-            (None, false, n) if n > 0 => (
-                RunStatus::Failed,
-                Some(format!("{n} operations failed (see errors)")),
-            ),
-            (None, false, _) => (RunStatus::Passed, None),
-        };
+        let (status, reason) = self.status(&verdicts, invalid);
         let summaries = |m: &BTreeMap<Op, OpRecorder>| {
             m.iter()
                 .map(|(op, r)| (op.name().to_string(), r.summary()))
@@ -197,11 +239,18 @@ impl Collector {
         };
         let ops = summaries(&self.response);
         let service_ops = summaries(&self.service);
+        let totals = |m: &BTreeMap<Op, OpRecorder>| {
+            m.iter()
+                .map(|(op, r)| (*op, r.total().clone()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let (totals, service_totals) = (totals(&self.response), totals(&self.service));
         let intervals = self
             .response
             .iter_mut()
             .map(|(op, r)| (*op, r.finish_intervals(end)))
             .collect();
+        self.timeline.sort_by_key(|e| e.at_ms);
         let report = RunReport {
             schema_version: SCHEMA_VERSION,
             impress_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -213,8 +262,36 @@ impl Collector {
             service_ops,
             counters: self.counters,
             errors: self.errors,
+            timeline: self.timeline,
         };
-        RunOutput { report, intervals }
+        RunOutput {
+            report,
+            intervals,
+            totals,
+            service_totals,
+            series: self.series.finish(end),
+        }
+    }
+
+    /// The run's status and its reason (why invalid, or that operations failed).
+    fn status(
+        &self,
+        verdicts: &[VerdictRecord],
+        invalid: Option<String>,
+    ) -> (RunStatus, Option<String>) {
+        let failed = verdicts.iter().any(|v| {
+            v.expected_failure.is_none() && matches!(v.verdict, Verdict::Fail | Verdict::Error)
+        });
+        let op_errors: u64 = self.response.values().map(|r| r.summary().errors).sum();
+        match (invalid, failed, op_errors) {
+            (Some(why), _, _) => (RunStatus::Invalid, Some(why)),
+            (None, true, _) => (RunStatus::Failed, None),
+            (None, false, n) if n > 0 => (
+                RunStatus::Failed,
+                Some(format!("{n} operations failed (see errors)")),
+            ),
+            (None, false, _) => (RunStatus::Passed, None),
+        }
     }
 
     fn record_for(&self, c: &'static CheckDef, expect: &Expectations) -> VerdictRecord {

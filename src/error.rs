@@ -28,7 +28,8 @@ pub enum Error {
     /// The target could not be started or reached (exit 3).
     #[error("target unavailable: {0}")]
     Target(String),
-    /// The report could not be written.
+    /// The report could not be written (exit 3), or one to compare could not be read
+    /// (exit 2).
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
 }
@@ -37,7 +38,9 @@ impl Error {
     /// The exit code this error maps to.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Config { .. } | Self::Usage(_) => EXIT_USAGE,
+            Self::Config { .. }
+            | Self::Usage(_)
+            | Self::Report(crate::report::ReportError::Read { .. }) => EXIT_USAGE,
             Self::Target(_) | Self::Report(_) => EXIT_INVALID,
         }
     }

@@ -2,6 +2,7 @@
 //! collector owns what they mean.
 
 use crate::checks::Outcome;
+use crate::clock;
 use crate::metrics::Op;
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
@@ -24,6 +25,8 @@ pub enum Event {
     OpFailed {
         /// Which operation.
         op: Op,
+        /// When it was given up (places the error in its interval).
+        at: Instant,
     },
     /// A check was judged once.
     Outcome(Box<Outcome>),
@@ -33,6 +36,23 @@ pub enum Event {
         name: &'static str,
         /// Increment.
         delta: u64,
+    },
+    /// A gauge moved, e.g. `sessions_connected` up on login and down on close.
+    Gauge {
+        /// Gauge name.
+        name: &'static str,
+        /// Change (negative to go down).
+        delta: i64,
+        /// When it moved (places the value on the timeline).
+        at: Instant,
+    },
+    /// Something worth marking on the report's timeline (a step starts, a fault is
+    /// injected).
+    Mark {
+        /// What happened, shown on the plots.
+        label: String,
+        /// When.
+        at: Instant,
     },
     /// A harness or network error worth listing in the report.
     Error {
@@ -81,8 +101,34 @@ impl Events {
 
     /// Records a failed operation together with the error that caused it.
     pub fn op_failed(&self, op: Op, subject: &str, message: impl Into<String>) {
-        self.send(Event::OpFailed { op });
+        self.op_failed_quietly(op);
         self.error(subject, message);
+    }
+
+    /// Records a failed operation that is not worth an error entry (the verdict it causes
+    /// already explains it).
+    pub fn op_failed_quietly(&self, op: Op) {
+        self.send(Event::OpFailed {
+            op,
+            at: clock::now(),
+        });
+    }
+
+    /// Moves a gauge now.
+    pub fn gauge(&self, name: &'static str, delta: i64) {
+        self.send(Event::Gauge {
+            name,
+            delta,
+            at: clock::now(),
+        });
+    }
+
+    /// Marks the timeline now.
+    pub fn mark(&self, label: impl Into<String>) {
+        self.send(Event::Mark {
+            label: label.into(),
+            at: clock::now(),
+        });
     }
 
     /// Records an error.

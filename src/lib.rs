@@ -19,8 +19,10 @@
 //! - [`target`]: managed servers (Prosody, ejabberd) started from `fixtures/targets/`.
 //! - [`events`] / [`collector`]: the one seam between workers and results.
 //! - [`checks`]: the catalogue of spec clauses and their oracles.
-//! - [`metrics`]: HDR histograms per operation.
-//! - [`report`]: terminal summary, `report.json`, `junit.xml`, HdrHistogram logs.
+//! - [`metrics`]: HDR histograms per operation, per-interval series, live snapshots.
+//! - [`exporter`]: the live Prometheus endpoint (`--metrics-listen`).
+//! - [`report`]: terminal summary, `report.json`, `junit.xml`, `report.html`, HdrHistogram
+//!   logs, and run comparison.
 
 pub mod checks;
 pub mod cli;
@@ -28,6 +30,7 @@ pub mod clock;
 pub mod collector;
 pub mod error;
 pub mod events;
+pub mod exporter;
 pub mod fleet;
 pub mod metrics;
 pub mod proto;

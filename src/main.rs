@@ -2,7 +2,8 @@
 
 use clap::Parser;
 use impress::cli::{ChecksCommand, Cli, Command};
-use impress::error::{EXIT_INVALID, EXIT_OK};
+use impress::error::{EXIT_CHECKS_FAILED, EXIT_INVALID, EXIT_OK, Error};
+use impress::report::read_report;
 use impress::run::RunArgs;
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,7 +18,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let code = e
-                .downcast_ref::<impress::error::Error>()
+                .downcast_ref::<Error>()
                 .map_or(EXIT_INVALID, |e| e.exit_code());
             eprintln!("error: {e:#}");
             code
@@ -33,6 +34,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             target,
             out,
             quiet,
+            metrics_listen,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
             let args = RunArgs {
@@ -40,9 +42,26 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 target,
                 out,
                 quiet,
+                metrics_listen,
             };
             let (_, code) = rt.block_on(impress::run::run(&args))?;
             Ok(code)
+        }
+        Command::Compare {
+            old,
+            new,
+            threshold,
+        } => {
+            let read = |dir: &std::path::Path| read_report(dir).map_err(Error::from);
+            let (before, after) = (read(&old)?, read(&new)?);
+            let c = impress::report::compare::compare(&before, &after, threshold);
+            let text = c.render(&old.display().to_string(), &new.display().to_string());
+            let _ = write!(std::io::stdout(), "{text}");
+            Ok(if c.regressed() {
+                EXIT_CHECKS_FAILED
+            } else {
+                EXIT_OK
+            })
         }
         Command::Validate { suite, target } => {
             impress::scenario::load_suite(&suite)?;

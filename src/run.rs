@@ -6,10 +6,11 @@ use crate::checks::expect::Expectations;
 use crate::collector::Collector;
 use crate::error::{EXIT_CHECKS_FAILED, EXIT_INVALID, EXIT_OK, Error};
 use crate::events::Events;
+use crate::exporter::Exporter;
 use crate::fleet::{self, Ctx, User};
 use crate::proto::xmpp::FramerConfig;
 use crate::proto::xmpp::sasl::SaltedPasswordCache;
-use crate::report::model::RunMeta;
+use crate::report::model::{Machine, RunMeta};
 use crate::report::{self, RunOutput, RunStatus};
 use crate::scenario::suite::Suite;
 use crate::scenario::target::TlsMode;
@@ -35,6 +36,8 @@ pub struct RunArgs {
     pub out: PathBuf,
     /// Do not print the terminal summary.
     pub quiet: bool,
+    /// Serve live Prometheus metrics on this address while the run goes on.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Runs a suite; returns the exit code. Errors are usage errors (exit 2) or a report that
@@ -51,8 +54,19 @@ pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
     let expect = expectations(&target)?;
     let checks = selected_checks(&suite);
     let meta = meta(args, &suite, &target, &users);
+    // Bound before the run starts so a taken port is a usage error, not a lost run.
+    let listener = match args.metrics_listen {
+        Some(addr) => Some(Exporter::bind(addr).await.map_err(|e| {
+            Error::Usage(format!("cannot listen on {addr} for --metrics-listen: {e}"))
+        })?),
+        None => None,
+    };
     let start = clock::now();
     let (events, collector) = Collector::spawn(start, Duration::from_secs(1));
+    let exporter = match listener {
+        Some(l) => Some(exporter(l, &collector, args.quiet)?),
+        None => None,
+    };
     let invalid = execute(&suite, &target, users, events).await.err();
     if let Some(why) = &invalid {
         tracing::warn!("run invalid: {why}");
@@ -61,6 +75,7 @@ pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
         .finish()
         .await
         .finish(meta, &checks, &expect, invalid);
+    drop(exporter);
     report::write_all(&args.out, &out)?;
     if !args.quiet {
         // A closed stdout (e.g. `| head`) must not turn a finished run into a panic.
@@ -74,6 +89,42 @@ pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
         RunStatus::Invalid => EXIT_INVALID,
     };
     Ok((out, code))
+}
+
+fn exporter(
+    listener: tokio::net::TcpListener,
+    collector: &crate::collector::Running,
+    quiet: bool,
+) -> Result<Exporter, Error> {
+    let ex = Exporter::serve(listener, collector.live())
+        .map_err(|e| Error::Usage(format!("--metrics-listen: {e}")))?;
+    if !quiet {
+        // Port 0 picks a free port: say which.
+        let _ = writeln!(
+            std::io::stderr(),
+            "impress: live metrics on http://{}/metrics",
+            ex.addr()
+        );
+    }
+    Ok(ex)
+}
+
+/// The load generator's machine, from `/proc` where available (empty fields otherwise).
+fn machine() -> Machine {
+    let proc = |f: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{f}"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let release = proc("osrelease");
+    Machine {
+        hostname: proc("hostname"),
+        os: format!("{} {release}", std::env::consts::OS)
+            .trim()
+            .to_string(),
+        arch: std::env::consts::ARCH.to_string(),
+        cpus: std::thread::available_parallelism().map_or(0, usize::from),
+    }
 }
 
 fn meta(args: &RunArgs, suite: &Suite, target: &TargetPlan, users: &[User]) -> RunMeta {
@@ -92,6 +143,7 @@ fn meta(args: &RunArgs, suite: &Suite, target: &TargetPlan, users: &[User]) -> R
         duration_ms: 0,
         users: users.len(),
         sessions: users.iter().map(|u| u.resources.len()).sum(),
+        machine: machine(),
     }
 }
 

@@ -188,6 +188,7 @@ pub async fn run(suite: &Suite, ctx: Arc<Ctx>, mut users: Vec<User>) -> Result<V
     let fleet_index = |name: &str| suite.fleets.iter().position(|f| f.name == name);
     for (i, step) in suite.steps.iter().enumerate() {
         tracing::info!(step = i, kind = step.kind(), "step");
+        ctx.events.mark(format!("{} {}", i + 1, step.kind()));
         let fleet = step.fleet().and_then(fleet_index);
         match step {
             Step::Wait(w) => tokio::time::sleep(w.duration.0).await,

@@ -12,6 +12,10 @@ use crate::scenario::suite::{MessageStep, Recipient, Step};
 use crate::session::{Credentials, Session};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// The gauge of sessions logged in and not yet closed.
+pub(crate) const SESSIONS_CONNECTED: &str = "sessions_connected";
 
 /// Runs `step` for one user and hands the user back.
 pub(super) async fn run(
@@ -73,6 +77,7 @@ async fn login(u: &mut User, rate: Option<f64>, ctx: &Arc<Ctx>, start: Instant) 
         {
             Ok(s) => {
                 ctx.events.count("sessions_connected", 1);
+                ctx.events.gauge(SESSIONS_CONNECTED, 1);
                 s.set_auto_approve(k == 0);
                 after_login(&s, u.priority, ctx).await;
                 u.sessions[k] = Some(s);
@@ -227,16 +232,13 @@ fn watchers(u: &User, dir: &Directory, later_than: Option<usize>) -> Vec<String>
 
 async fn presence(u: &User, show: Option<&str>, ctx: &Ctx, dir: &Directory, start: Instant) {
     let expect = watchers(u, dir, None);
+    let waker = Arc::new(Notify::new());
     let mut tokens = Vec::new();
     for (_, s) in connected(u) {
         let token = ctx.tracker.token();
-        ctx.tracker.expect(
-            &token,
-            Op::Presence,
-            start,
-            s.jid(),
-            Expect::All(expect.clone()),
-        );
+        let all = Expect::All(expect.clone());
+        ctx.tracker
+            .expect(&token, Op::Presence, start, s.jid(), all, &waker);
         let mut p = Element::new("presence", ns::CLIENT);
         if let Some(show) = show {
             p.push_child(Element::new("show", ns::CLIENT).with_text(show));
@@ -246,7 +248,7 @@ async fn presence(u: &User, show: Option<&str>, ctx: &Ctx, dir: &Directory, star
         send_tracked(s, &p, &token, ctx).await;
         tokens.push((token, s));
     }
-    judge_broadcasts(&tokens, ctx, &c::PRESENCE_BROADCAST).await;
+    judge_broadcasts(&tokens, &waker, ctx, &c::PRESENCE_BROADCAST).await;
 }
 
 async fn send_tracked(s: &Session, el: &Element, token: &str, ctx: &Ctx) {
@@ -258,11 +260,12 @@ async fn send_tracked(s: &Session, el: &Element, token: &str, ctx: &Ctx) {
 
 async fn judge_broadcasts(
     tokens: &[(String, &Session)],
+    waker: &Notify,
     ctx: &Ctx,
     check: &'static crate::checks::CheckDef,
 ) {
     let ids: Vec<String> = tokens.iter().map(|(t, _)| t.clone()).collect();
-    ctx.tracker.wait(&ids, deadline(ctx)).await;
+    ctx.tracker.wait(&ids, deadline(ctx), waker).await;
     for (t, s) in tokens {
         let Some(d) = ctx.tracker.finish(t) else {
             continue;
@@ -302,13 +305,15 @@ async fn message(u: &User, m: &MessageStep, ctx: &Ctx, dir: &Directory, start: I
             (_, None) => return,
         },
     };
+    let waker = Arc::new(Notify::new());
     let mut tokens = Vec::new();
     for k in 0..count {
         let intended = start + every * k;
         tokio::time::sleep_until(intended.into()).await;
         let token = ctx.tracker.token();
+        let e = expect.clone();
         ctx.tracker
-            .expect(&token, Op::Message, intended, s0.jid(), expect.clone());
+            .expect(&token, Op::Message, intended, s0.jid(), e, &waker);
         let body = format!("impress message {k} from {}", u.account);
         send_tracked(
             s0,
@@ -320,7 +325,7 @@ async fn message(u: &User, m: &MessageStep, ctx: &Ctx, dir: &Directory, start: I
         ctx.events.count("messages_sent", 1);
         tokens.push(token);
     }
-    ctx.tracker.wait(&tokens, deadline(ctx)).await;
+    ctx.tracker.wait(&tokens, deadline(ctx), &waker).await;
     for t in &tokens {
         let Some(d) = ctx.tracker.finish(t) else {
             continue;
@@ -415,17 +420,14 @@ async fn exchange(
 
 async fn logout(u: &mut User, ctx: &Ctx, dir: &Directory, wave: usize) {
     let expect = watchers(u, dir, Some(wave));
+    let waker = Arc::new(Notify::new());
     let mut tokens = Vec::new();
     for (_, s) in connected(u) {
         let token = ctx.tracker.token();
         if !expect.is_empty() {
-            ctx.tracker.expect(
-                &token,
-                Op::Presence,
-                clock::now(),
-                s.jid(),
-                Expect::All(expect.clone()),
-            );
+            let all = Expect::All(expect.clone());
+            ctx.tracker
+                .expect(&token, Op::Presence, clock::now(), s.jid(), all, &waker);
         }
         let p = stanza::presence(Some("unavailable"), None)
             .with_child(Element::new("status", ns::CLIENT).with_text(token.as_str()));
@@ -434,7 +436,7 @@ async fn logout(u: &mut User, ctx: &Ctx, dir: &Directory, wave: usize) {
             tokens.push((token, s));
         }
     }
-    judge_broadcasts(&tokens, ctx, &c::UNAVAILABLE_BROADCAST).await;
+    judge_broadcasts(&tokens, &waker, ctx, &c::UNAVAILABLE_BROADCAST).await;
     for k in 0..u.sessions.len() {
         let Some(s) = u.sessions[k].take() else {
             continue;
@@ -445,13 +447,13 @@ async fn logout(u: &mut User, ctx: &Ctx, dir: &Directory, wave: usize) {
 
 async fn close(s: Session, ctx: &Ctx) {
     let label = s.label().to_string();
+    // The session is gone after this whatever the server answers.
+    ctx.events.gauge(SESSIONS_CONNECTED, -1);
     match s.close(ctx.timeouts.response.0).await {
         Ok((sent, seen)) => {
             match seen {
                 Some(at) => ctx.events.latency(Op::Logout, sent, sent, at),
-                None => ctx
-                    .events
-                    .send(crate::events::Event::OpFailed { op: Op::Logout }),
+                None => ctx.events.op_failed_quietly(Op::Logout),
             }
             s.judge(
                 &ctx.events,

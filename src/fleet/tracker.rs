@@ -8,8 +8,8 @@ use crate::metrics::Op;
 use crate::proto::xmpp::{Element, Jid, ns};
 use crate::session::Observer;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -44,6 +44,8 @@ pub struct Delivery {
     pub duplicates: u64,
     /// A received copy whose `from` was wrong: (actual from, raw frame).
     pub bad_from: Option<(String, String)>,
+    /// Wakes the one task waiting for this token (not every waiter in the fleet).
+    waker: Arc<Notify>,
 }
 
 impl Delivery {
@@ -66,7 +68,6 @@ impl Delivery {
 #[derive(Debug)]
 pub struct Tracker {
     pending: Mutex<HashMap<String, Delivery>>,
-    notify: Notify,
     seq: AtomicU64,
     events: Events,
 }
@@ -76,7 +77,6 @@ impl Tracker {
     pub fn new(events: Events) -> Self {
         Self {
             pending: Mutex::new(HashMap::new()),
-            notify: Notify::new(),
             seq: AtomicU64::new(1),
             events,
         }
@@ -87,9 +87,19 @@ impl Tracker {
         format!("{PREFIX}{}", self.seq.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Registers a token before its stanza is sent.
-    pub fn expect(&self, token: &str, op: Op, intended: Instant, sender: &Jid, expect: Expect) {
+    /// Registers a token before its stanza is sent; deliveries of it wake `waker`, which
+    /// the step then passes to [`Tracker::wait`].
+    pub fn expect(
+        &self,
+        token: &str,
+        op: Op,
+        intended: Instant,
+        sender: &Jid,
+        expect: Expect,
+        waker: &Arc<Notify>,
+    ) {
         let d = Delivery {
+            waker: waker.clone(),
             op,
             intended,
             sent: intended,
@@ -117,10 +127,11 @@ impl Tracker {
         }
     }
 
-    /// Waits until every token is complete or `deadline` passes.
-    pub async fn wait(&self, tokens: &[String], deadline: Instant) {
+    /// Waits until every token (all registered with `waker`) is complete or `deadline`
+    /// passes.
+    pub async fn wait(&self, tokens: &[String], deadline: Instant, waker: &Notify) {
         loop {
-            let notified = self.notify.notified();
+            let notified = waker.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if self.all_complete(tokens) || clock::now() >= deadline {
@@ -162,8 +173,7 @@ impl Tracker {
             }
         }
         if !d.complete() {
-            self.events
-                .send(crate::events::Event::OpFailed { op: d.op });
+            self.events.op_failed_quietly(d.op);
         }
         Some(d)
     }
@@ -194,8 +204,9 @@ impl Tracker {
         if from != d.sender && d.bad_from.is_none() {
             d.bad_from = Some((from.to_string(), String::from_utf8_lossy(raw).into_owned()));
         }
+        let waker = d.waker.clone();
         drop(p);
-        self.notify.notify_waiters();
+        waker.notify_waiters();
         true
     }
 }

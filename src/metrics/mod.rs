@@ -1,9 +1,14 @@
 //! HDR latency recording per operation: whole-run and per-interval histograms, in
-//! microseconds with 3 significant figures. Knows nothing but numbers and operation names.
+//! microseconds with 3 significant figures; per-interval error and gauge series; live
+//! snapshots. Knows nothing but numbers and operation names.
 
+pub mod live;
 mod recorder;
+mod series;
 
+pub use live::Snapshot;
 pub use recorder::{Interval, OpRecorder, OpSummary};
+pub use series::{Series, SeriesRecorder};
 
 use serde::Serialize;
 

@@ -165,6 +165,7 @@ pub(super) mod fixture {
                 duration_ms: 61_234,
                 users: 100,
                 sessions: 200,
+                machine: Default::default(),
             },
             verdicts: verdicts(),
             service_ops: ops.clone(),
@@ -178,6 +179,7 @@ pub(super) mod fixture {
                 subject: "user7/phone".to_string(),
                 message: format!("connection reset: {HOSTILE}"),
             }],
+            timeline: Vec::new(),
         }
     }
 }

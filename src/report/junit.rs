@@ -280,7 +280,7 @@ fn seconds(ms: u64) -> String {
 
 /// Unix milliseconds as the `YYYY-MM-DDThh:mm:ss` (UTC, no zone) the JUnit schema expects,
 /// or `None` for dates past year 9999.
-fn timestamp(unix_ms: u64) -> Option<String> {
+pub(super) fn timestamp(unix_ms: u64) -> Option<String> {
     let secs = unix_ms / 1000;
     let days = i64::try_from(secs / 86_400).ok()?;
     let rem = secs % 86_400;

@@ -2,7 +2,8 @@
 //! every other writer reads.
 
 use crate::checks::{Level, Transcript, Verdict};
-use crate::metrics::{Interval, Op, OpSummary};
+use crate::metrics::{Interval, Op, OpSummary, Series};
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -44,6 +45,35 @@ pub struct RunMeta {
     pub users: usize,
     /// Client sessions (users × resources).
     pub sessions: usize,
+    /// The machine impress ran on (absent in reports written before it was added).
+    #[serde(default)]
+    pub machine: Machine,
+}
+
+/// The machine that generated the load, so results are compared like for like.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Machine {
+    /// Host name (empty if unknown).
+    #[serde(default)]
+    pub hostname: String,
+    /// Operating system and kernel release, e.g. `linux 6.1.0`.
+    #[serde(default)]
+    pub os: String,
+    /// CPU architecture, e.g. `x86_64`.
+    #[serde(default)]
+    pub arch: String,
+    /// Logical CPUs available to impress.
+    #[serde(default)]
+    pub cpus: usize,
+}
+
+/// A moment worth marking on the report's time axis: a step starting, a fault injected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    /// Milliseconds after the run started.
+    pub at_ms: u64,
+    /// What happened, e.g. `3 presence`.
+    pub label: String,
 }
 
 /// One check's aggregated verdict.
@@ -115,6 +145,9 @@ pub struct RunReport {
     pub counters: BTreeMap<String, u64>,
     /// The first errors seen (bounded).
     pub errors: Vec<ErrorRecord>,
+    /// Marked moments (step starts, faults), in time order.
+    #[serde(default)]
+    pub timeline: Vec<TimelineEvent>,
 }
 
 /// The collector's final model: the report plus the histograms behind it.
@@ -124,4 +157,10 @@ pub struct RunOutput {
     pub report: RunReport,
     /// Per-operation interval histograms (response time) for the HdrHistogram logs.
     pub intervals: BTreeMap<Op, Vec<Interval>>,
+    /// Whole-run response-time histogram per operation (percentile distributions).
+    pub totals: BTreeMap<Op, Histogram<u64>>,
+    /// Whole-run service-time histogram per operation.
+    pub service_totals: BTreeMap<Op, Histogram<u64>>,
+    /// Failed operations and gauges per interval.
+    pub series: Series,
 }

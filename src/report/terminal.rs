@@ -64,7 +64,7 @@ fn header(r: &RunReport) -> String {
 
 /// Microseconds as milliseconds with 3 decimals below 10 ms, 2 below 100 ms, else 1:
 /// about three significant figures, the precision the histograms keep.
-fn ms(us: u64) -> String {
+pub(super) fn ms(us: u64) -> String {
     let decimals = match us {
         0..10_000 => 3,
         10_000..100_000 => 2,
@@ -74,7 +74,7 @@ fn ms(us: u64) -> String {
 }
 
 /// Operations in report order ([`Op::ALL`]); names impress does not know sort last.
-fn op_rank(name: &str) -> usize {
+pub(super) fn op_rank(name: &str) -> usize {
     Op::ALL
         .iter()
         .position(|op| op.name() == name)
@@ -238,7 +238,7 @@ fn dangerous(c: char) -> bool {
 }
 
 /// Escapes dangerous characters as `\u{..}` so they are visible and inert.
-fn clean(s: &str) -> String {
+pub(super) fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if dangerous(c) {

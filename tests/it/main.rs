@@ -3,6 +3,9 @@
 
 mod cli;
 mod common;
+mod compare;
+mod html;
+mod metrics;
 mod smoke;
 mod target;
 mod violations;
