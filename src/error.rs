@@ -10,6 +10,9 @@ pub const EXIT_CHECKS_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// The run is invalid: target unreachable, generator saturated, or interrupted.
 pub const EXIT_INVALID: i32 = 3;
+/// A second Ctrl-C or SIGTERM aborted the graceful end of a run: no report (128 + SIGINT,
+/// as shells report a process killed by Ctrl-C).
+pub const EXIT_ABORTED: i32 = 130;
 
 /// Errors that stop impress before or outside a run's verdicts.
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,11 @@
 //! One run, end to end: load the suite and target, start a managed server if asked,
 //! provision accounts, play the fleet, and always write the report — also when the
-//! target is unreachable or the run is interrupted (Ctrl-C, SIGTERM).
+//! target is unreachable or the run is interrupted (Ctrl-C, SIGTERM). Once the fleet has
+//! stopped, a further Ctrl-C or SIGTERM aborts at once (exit 130) without a report.
 
 use crate::checks::expect::Expectations;
 use crate::collector::Collector;
-use crate::error::{EXIT_CHECKS_FAILED, EXIT_INVALID, EXIT_OK, Error};
+use crate::error::{EXIT_ABORTED, EXIT_CHECKS_FAILED, EXIT_INVALID, EXIT_OK, Error};
 use crate::events::Events;
 use crate::exporter::Exporter;
 use crate::fleet::{self, Ctx, User};
@@ -24,6 +25,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// What `impress run` was asked to do.
 #[derive(Debug, Clone)]
@@ -61,13 +63,16 @@ pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
         })?),
         None => None,
     };
+    // Listening from here on replaces the default action (death), so a signal during
+    // start-up still stops the managed target and writes the report.
+    let signals = Signals::listen();
     let start = clock::now();
     let (events, collector) = Collector::spawn(start, Duration::from_secs(1));
     let exporter = match listener {
         Some(l) => Some(exporter(l, &collector, args.quiet)?),
         None => None,
     };
-    let invalid = execute(&suite, &target, users, events).await.err();
+    let invalid = execute(&suite, &target, users, events, signals).await.err();
     if let Some(why) = &invalid {
         tracing::warn!("run invalid: {why}");
     }
@@ -174,14 +179,33 @@ fn expectations(target: &TargetPlan) -> Result<Expectations, Error> {
 }
 
 /// Starts the target, plays the fleet, stops the target. `Err` makes the run invalid.
+/// From the moment the fleet stops, the next signal aborts the process.
 async fn execute(
     suite: &Suite,
     target: &TargetPlan,
     users: Vec<User>,
     events: Events,
+    mut signals: Signals,
 ) -> Result<(), String> {
-    let (server, password) = start_target(target, suite).await?;
-    let result = play(suite, target, users, events, server.as_ref(), password).await;
+    let (server, password) = tokio::select! {
+        r = start_target(target, suite) => r?,
+        s = signals.recv() => {
+            signals.abort_on_next(Vec::new());
+            return Err(format!("interrupted by {s} while starting the target"));
+        }
+    };
+    let result = tokio::select! {
+        r = play(suite, target, users, events, server.as_ref(), password) => r,
+        s = signals.recv() => Err(format!(
+            "interrupted by {s}: the report holds what was recorded until then"
+        )),
+    };
+    signals.abort_on_next(
+        server
+            .as_ref()
+            .map(ManagedServer::process_ids)
+            .unwrap_or_default(),
+    );
     if let Some(Err(e)) = match server {
         Some(s) => Some(s.stop().await),
         None => None,
@@ -215,6 +239,9 @@ async fn start_target(
     Ok((Some(server), password))
 }
 
+/// Most accounts provisioned per prefix on a managed target.
+const MAX_MANAGED_ACCOUNTS: usize = 1_000_000;
+
 /// Account prefixes and counts a managed server must hold (`<prefix>{n}` patterns only).
 fn accounts(suite: &Suite, default: &str) -> Result<Vec<(String, usize)>, String> {
     let mut out: Vec<(String, usize)> = Vec::new();
@@ -229,6 +256,13 @@ fn accounts(suite: &Suite, default: &str) -> Result<Vec<(String, usize)>, String
                 )
             })?;
         let count = f.first + f.users - 1;
+        // Provisioning creates <prefix>1 up to the last user, whatever `first` is.
+        if count > MAX_MANAGED_ACCOUNTS {
+            return Err(format!(
+                "fleet `{}`: a managed target would provision accounts {prefix}1 to {prefix}{count}; at most {MAX_MANAGED_ACCOUNTS} (lower `first`)",
+                f.name
+            ));
+        }
         match out.iter_mut().find(|(p, _)| p == prefix) {
             Some((_, c)) => *c = (*c).max(count),
             None => out.push((prefix.to_string(), count)),
@@ -254,10 +288,10 @@ async fn play(
         password,
         first_connect_error: Mutex::new(None),
     });
-    tokio::select! {
-        r = fleet::run(suite, ctx, users) => r.map(|_| ()).map_err(|i| i.0),
-        s = shutdown_signal() => Err(format!("interrupted by {s}: the report holds what was recorded until then")),
-    }
+    fleet::run(suite, ctx, users)
+        .await
+        .map(|_| ())
+        .map_err(|i| i.0)
 }
 
 async fn settings(
@@ -307,18 +341,49 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("target unreachable: {host} has no address"))
 }
 
-/// Resolves on Ctrl-C or SIGTERM, naming the signal.
-async fn shutdown_signal() -> &'static str {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// SIGINT and SIGTERM, each `None` when it cannot be listened to (its default action,
+/// death, then stays).
+struct Signals {
+    int: Option<Signal>,
+    term: Option<Signal>,
+}
+
+impl Signals {
+    fn listen() -> Self {
+        Self {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term => "SIGTERM",
+    }
+
+    /// Resolves on the next SIGINT or SIGTERM, naming it.
+    async fn recv(&mut self) -> &'static str {
+        async fn next(s: &mut Option<Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = next(&mut self.int) => "SIGINT",
+            () = next(&mut self.term) => "SIGTERM",
+        }
+    }
+
+    /// The graceful end (stopping the target, writing the report) can take seconds; the
+    /// next signal during it kills the managed target's processes (`pids`) and exits with
+    /// [`EXIT_ABORTED`] at once, leaving its temp dir and no report.
+    fn abort_on_next(mut self, pids: Vec<u32>) {
+        tokio::spawn(async move {
+            let s = self.recv().await;
+            crate::target::kill_now(&pids);
+            let _ = writeln!(
+                std::io::stderr(),
+                "impress: {s} again: aborted without a report"
+            );
+            std::process::exit(EXIT_ABORTED);
+        });
     }
 }

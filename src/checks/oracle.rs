@@ -2,6 +2,7 @@
 //! these and turn the answer into an [`Outcome`](super::Outcome) with evidence; unit
 //! tests call them on recorded wire bytes.
 
+use crate::proto::xmpp::sm::{self, Failed, Resumption, StreamMgmt};
 use crate::proto::xmpp::stanza::{StanzaError, StreamFeatures};
 use crate::proto::xmpp::{Element, Jid, ns};
 
@@ -230,6 +231,119 @@ pub fn disco_identity(resp: &Element) -> Judgement {
             expected,
             format!("{identities} identities, {features} features"),
         ))
+    }
+}
+
+/// XEP-0198 §2: stream management advertised in the post-authentication features.
+pub fn sm_advertised(f: &StreamFeatures) -> Judgement {
+    if f.sm {
+        Ok(())
+    } else {
+        Err(violation(
+            "<sm xmlns='urn:xmpp:sm:3'/> in the stream features after authentication",
+            "no <sm/> feature",
+        ))
+    }
+}
+
+/// What the server answered to an SM request, for messages.
+fn sm_answer(answer: Option<&Element>) -> String {
+    answer.map_or_else(
+        || "no answer before the timeout".to_owned(),
+        sm::describe_failed,
+    )
+}
+
+/// XEP-0198 §3/§5: `<enable resume='true'/>` answered by a resumable `<enabled/>`.
+pub fn sm_enabled(answer: Option<&Element>) -> Judgement {
+    let expected = "<enabled resume='true' id='…'/>";
+    match answer.and_then(Resumption::parse) {
+        Some(r) if r.resume && r.id.as_deref().is_some_and(|i| !i.is_empty()) => Ok(()),
+        Some(r) => Err(violation(
+            expected,
+            format!("<enabled/> with resume={} and id={:?}", r.resume, r.id),
+        )),
+        None => Err(violation(expected, sm_answer(answer))),
+    }
+}
+
+/// XEP-0198 §4: the `<a/>` answering our `<r/>` has `h` equal to the stanzas we sent.
+pub fn sm_ack(answer: Option<&Element>, sent: u32) -> Judgement {
+    let expected = format!("<a h='{sent}'/>");
+    let Some(a) = answer.filter(|a| a.is("a", ns::SM)) else {
+        return Err(violation(expected, sm_answer(answer)));
+    };
+    match sm::parse_h(a.attr("h")) {
+        Ok(h) if h == sent => Ok(()),
+        Ok(h) => Err(violation(expected, format!("<a h='{h}'/>"))),
+        Err(e) => Err(violation(expected, e.to_string())),
+    }
+}
+
+/// XEP-0198 §5: `<resume previd h/>` answered by `<resumed/>` naming the former stream,
+/// with an `h` that acknowledges no more than the client sent (`state` before the cut).
+pub fn sm_resumed(answer: Option<&Element>, previd: &str, state: &StreamMgmt) -> Judgement {
+    let expected = format!("<resumed previd='{previd}' h='…'/>");
+    let Some(r) = answer.filter(|a| a.is("resumed", ns::SM)) else {
+        return Err(violation(expected, sm_answer(answer)));
+    };
+    if r.attr("previd") != Some(previd) {
+        return Err(violation(
+            expected,
+            format!("<resumed previd={:?}/>", r.attr("previd")),
+        ));
+    }
+    let h = sm::parse_h(r.attr("h")).map_err(|e| violation(expected.clone(), e.to_string()))?;
+    state
+        .clone()
+        .acknowledge(h)
+        .map(|_| ())
+        .map_err(|e| violation(expected, e.to_string()))
+}
+
+/// XEP-0198 §5: a message sent to the cut session reached it exactly once across the cut.
+pub fn exactly_once(delivered: bool, duplicates: u64) -> Judgement {
+    match (delivered, duplicates) {
+        (true, 0) => Ok(()),
+        (false, _) => Err(violation(
+            "delivered once, on the old or the resumed stream",
+            "never delivered",
+        )),
+        (true, d) => Err(violation(
+            "delivered once, on the old or the resumed stream",
+            format!("delivered {} times", d + 1),
+        )),
+    }
+}
+
+/// XEP-0198 §5: a `<resume/>` with an unknown `previd` is answered with `<failed/>`.
+pub fn unknown_previd_failed(answer: Option<&Element>) -> Judgement {
+    match answer.and_then(Failed::parse) {
+        Some(_) => Ok(()),
+        None => Err(violation("<failed/>", sm_answer(answer))),
+    }
+}
+
+/// XEP-0198 §5: that `<failed/>` carries `<item-not-found/>`.
+pub fn unknown_previd_item_not_found(answer: Option<&Element>) -> Judgement {
+    match answer.and_then(Failed::parse) {
+        Some(f) if f.condition == "item-not-found" => Ok(()),
+        _ => Err(violation(
+            "<failed><item-not-found/></failed>",
+            sm_answer(answer),
+        )),
+    }
+}
+
+/// XEP-0198 §5: after another connection resumed its session, the old stream ended
+/// (`ended`: why the old stream ended, `None` if it is still open).
+pub fn old_stream_terminated(ended: Option<&str>) -> Judgement {
+    match ended {
+        Some(_) => Ok(()),
+        None => Err(violation(
+            "the old stream terminated (e.g. <conflict/>)",
+            "the old stream still open after the resumption",
+        )),
     }
 }
 

@@ -183,3 +183,96 @@ fn disco_info_has_identity_and_feature() {
     assert!(disco_identity(&el(no_identity)).is_err());
     assert!(disco_identity(&el("<iq type='result' id='q1'/>")).is_err());
 }
+
+#[test]
+fn sm_advertised_after_authentication() {
+    let ok = "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xmlns='urn:xmpp:sm:3'/></stream:features>";
+    assert!(sm_advertised(&features(ok)).is_ok());
+    let sm2_only = "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xmlns='urn:xmpp:sm:2'/></stream:features>";
+    assert!(sm_advertised(&features(sm2_only)).is_err());
+}
+
+#[test]
+fn sm_enabled_must_be_resumable() {
+    let ok = el("<enabled xmlns='urn:xmpp:sm:3' id='g2gCbQ' resume='true' max='60'/>");
+    assert!(sm_enabled(Some(&ok)).is_ok());
+    let one = el("<enabled xmlns='urn:xmpp:sm:3' id='x' resume='1'/>");
+    assert!(sm_enabled(Some(&one)).is_ok());
+    let no_resume = el("<enabled xmlns='urn:xmpp:sm:3'/>");
+    let v = sm_enabled(Some(&no_resume)).unwrap_err();
+    assert!(v.actual.contains("resume=false"), "{v:?}");
+    let no_id = el("<enabled xmlns='urn:xmpp:sm:3' resume='true'/>");
+    assert!(sm_enabled(Some(&no_id)).is_err());
+    let failed = el(
+        "<failed xmlns='urn:xmpp:sm:3'><unexpected-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+    );
+    let v = sm_enabled(Some(&failed)).unwrap_err();
+    assert!(v.actual.contains("unexpected-request"), "{v:?}");
+    assert!(sm_enabled(None).is_err());
+}
+
+#[test]
+fn sm_ack_h_is_exact() {
+    let a = |h: &str| el(&format!("<a xmlns='urn:xmpp:sm:3' h='{h}'/>"));
+    assert!(sm_ack(Some(&a("3")), 3).is_ok());
+    assert!(sm_ack(Some(&a("2")), 3).is_err(), "one stanza not counted");
+    assert!(sm_ack(Some(&a("4")), 3).is_err(), "a stanza counted twice");
+    assert!(sm_ack(Some(&a("0")), 0).is_ok());
+    assert!(sm_ack(Some(&a("-1")), 0).is_err());
+    assert!(sm_ack(Some(&el("<a xmlns='urn:xmpp:sm:3'/>")), 0).is_err());
+    assert!(sm_ack(Some(&el("<r xmlns='urn:xmpp:sm:3'/>")), 0).is_err());
+    assert!(sm_ack(None, 0).is_err());
+}
+
+#[test]
+fn sm_resumed_names_the_former_stream_with_a_possible_h() {
+    use crate::proto::xmpp::sm::StreamMgmt;
+    let mut state = StreamMgmt::new();
+    state.wrote("<message id='1'/>");
+    state.wrote("<message id='2'/>");
+    let ok = el("<resumed xmlns='urn:xmpp:sm:3' previd='abc' h='1'/>");
+    assert!(sm_resumed(Some(&ok), "abc", &state).is_ok());
+    let other = el("<resumed xmlns='urn:xmpp:sm:3' previd='xyz' h='1'/>");
+    assert!(sm_resumed(Some(&other), "abc", &state).is_err());
+    let too_high = el("<resumed xmlns='urn:xmpp:sm:3' previd='abc' h='3'/>");
+    let v = sm_resumed(Some(&too_high), "abc", &state).unwrap_err();
+    assert!(v.actual.contains("beyond"), "{v:?}");
+    let no_h = el("<resumed xmlns='urn:xmpp:sm:3' previd='abc'/>");
+    assert!(sm_resumed(Some(&no_h), "abc", &state).is_err());
+    let failed = el(
+        "<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+    );
+    let v = sm_resumed(Some(&failed), "abc", &state).unwrap_err();
+    assert!(v.actual.contains("item-not-found"), "{v:?}");
+}
+
+#[test]
+fn redelivery_is_exactly_once() {
+    assert!(exactly_once(true, 0).is_ok());
+    assert!(exactly_once(false, 0).is_err());
+    let v = exactly_once(true, 1).unwrap_err();
+    assert!(v.actual.contains("2 times"), "{v:?}");
+}
+
+#[test]
+fn unknown_previd_fails_with_item_not_found() {
+    let ok = el(
+        "<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+    );
+    assert!(unknown_previd_failed(Some(&ok)).is_ok());
+    assert!(unknown_previd_item_not_found(Some(&ok)).is_ok());
+    let other = el(
+        "<failed xmlns='urn:xmpp:sm:3'><feature-not-implemented xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+    );
+    assert!(unknown_previd_failed(Some(&other)).is_ok());
+    assert!(unknown_previd_item_not_found(Some(&other)).is_err());
+    let resumed = el("<resumed xmlns='urn:xmpp:sm:3' previd='made-up' h='0'/>");
+    assert!(unknown_previd_failed(Some(&resumed)).is_err());
+    assert!(unknown_previd_item_not_found(None).is_err());
+}
+
+#[test]
+fn old_stream_is_terminated_on_resumption() {
+    assert!(old_stream_terminated(Some("server sent stream error <conflict/>")).is_ok());
+    assert!(old_stream_terminated(None).is_err());
+}

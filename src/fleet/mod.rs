@@ -2,6 +2,7 @@
 //! over all of them. Every step runs on all selected users at once and ends with a
 //! barrier; a step's intended start time anchors every latency it records.
 
+mod sm_steps;
 mod steps;
 pub mod tracker;
 

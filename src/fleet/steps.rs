@@ -1,5 +1,6 @@
 //! What one user does in each step kind, and the clauses each step judges.
 
+use super::sm_steps;
 use super::tracker::{Delivery, Expect};
 use super::{Ctx, Directory, User};
 use crate::checks::catalogue as c;
@@ -34,19 +35,24 @@ pub(super) async fn run(
         Step::Ping(_) => ping(&u, ctx).await,
         Step::Disco(_) => disco(&u, ctx).await,
         Step::Logout(_) => logout(&mut u, ctx, dir, wave.unwrap_or(0)).await,
+        Step::SmEnable(_) => sm_steps::enable(&u, ctx).await,
+        Step::SmAck(_) => sm_steps::ack(&u, ctx).await,
+        Step::SmCutResume(c) => sm_steps::cut_resume(&mut u, c, ctx, dir, start).await,
+        Step::SmResumeUnknown(_) => sm_steps::resume_unknown(&u, ctx).await,
+        Step::SmResumeConflict(_) => sm_steps::resume_conflict(&mut u, ctx).await,
         Step::Wait(_) | Step::Barrier(_) => {}
     }
     u
 }
 
-fn connected(u: &User) -> impl Iterator<Item = (usize, &Session)> {
+pub(super) fn connected(u: &User) -> impl Iterator<Item = (usize, &Session)> {
     u.sessions
         .iter()
         .enumerate()
         .filter_map(|(k, s)| s.as_ref().map(|s| (k, s)))
 }
 
-fn deadline(ctx: &Ctx) -> Instant {
+pub(super) fn deadline(ctx: &Ctx) -> Instant {
     clock::now() + ctx.timeouts.delivery.0
 }
 
@@ -58,11 +64,7 @@ async fn login(u: &mut User, rate: Option<f64>, ctx: &Arc<Ctx>, start: Instant) 
             None => start,
         };
         tokio::time::sleep_until(intended.into()).await;
-        let creds = Credentials {
-            username: u.account.clone(),
-            password: Secret::new(ctx.password.expose().replace("{n}", &u.number.to_string())),
-            resource: u.resources[k].clone(),
-        };
+        let creds = credentials(u, k, ctx);
         ctx.events.count("sessions_attempted", 1);
         let observer = ctx.tracker.clone();
         match Session::connect(
@@ -96,9 +98,18 @@ async fn login(u: &mut User, rate: Option<f64>, ctx: &Arc<Ctx>, start: Instant) 
     }
 }
 
+/// How resource `k` of `u` logs in.
+pub(super) fn credentials(u: &User, k: usize, ctx: &Ctx) -> Credentials {
+    Credentials {
+        username: u.account.clone(),
+        password: Secret::new(ctx.password.expose().replace("{n}", &u.number.to_string())),
+        resource: u.resources[k].clone(),
+    }
+}
+
 /// Roster get (RFC 6121 §2.1.3, which also makes the session an interested resource) and
 /// initial presence.
-async fn after_login(s: &Session, priority: i8, ctx: &Ctx) {
+pub(super) async fn after_login(s: &Session, priority: i8, ctx: &Ctx) {
     let get = stanza::iq("get", "", None, Some(Element::new("query", ns::ROSTER)));
     match s.request(get).await {
         Ok((sent, resp)) => {

@@ -127,6 +127,31 @@ impl Tracker {
         }
     }
 
+    /// Pending tokens that session `label` must (or may) receive, e.g. messages sent to a
+    /// session while its connection is cut.
+    pub fn addressed_to(&self, label: &str) -> Vec<String> {
+        let Ok(p) = self.pending.lock() else {
+            return Vec::new();
+        };
+        p.iter()
+            .filter(|(_, d)| match &d.expect {
+                Expect::All(ls) | Expect::Any(ls) => ls.iter().any(|l| l == label),
+            })
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+
+    /// Makes deliveries of `tokens` wake `waker` instead, so another task can wait for them.
+    pub fn rewake(&self, tokens: &[String], waker: &Arc<Notify>) {
+        if let Ok(mut p) = self.pending.lock() {
+            for t in tokens {
+                if let Some(d) = p.get_mut(t) {
+                    d.waker = waker.clone();
+                }
+            }
+        }
+    }
+
     /// Waits until every token (all registered with `waker`) is complete or `deadline`
     /// passes.
     pub async fn wait(&self, tokens: &[String], deadline: Instant, waker: &Notify) {

@@ -32,11 +32,14 @@ pub enum Op {
     Disco,
     /// Closing stream sent → server's closing tag received.
     Logout,
+    /// XEP-0198 resumption: reconnect started (response time) or `<resume/>` sent (service
+    /// time) → `<resumed/>` received.
+    Resume,
 }
 
 impl Op {
     /// Every operation, in report order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Login,
         Self::Roster,
         Self::Subscribe,
@@ -45,6 +48,7 @@ impl Op {
         Self::Ping,
         Self::Disco,
         Self::Logout,
+        Self::Resume,
     ];
 
     /// The name used in reports and file names.
@@ -58,6 +62,7 @@ impl Op {
             Self::Ping => "ping",
             Self::Disco => "disco",
             Self::Logout => "logout",
+            Self::Resume => "resume",
         }
     }
 }

@@ -10,8 +10,9 @@ use hdrhistogram::Histogram;
 use std::time::Duration;
 
 /// One colour per operation, in [`Op::ALL`] order, readable on white.
-const PALETTE: [&str; 8] = [
+const PALETTE: [&str; 9] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+    "#7f7f7f",
 ];
 
 /// Points per decade of the percentile axis.

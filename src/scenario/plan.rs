@@ -138,6 +138,11 @@ fn parse_step(text: &str, table: &toml::Spanned<toml::Table>) -> Result<Step, St
         "wait" => Step::Wait(first(slice).map_err(one)?),
         "barrier" => Step::Barrier(first(slice).map_err(one)?),
         "logout" => Step::Logout(first(slice).map_err(one)?),
+        "sm-enable" => Step::SmEnable(first(slice).map_err(one)?),
+        "sm-ack" => Step::SmAck(first(slice).map_err(one)?),
+        "sm-cut-resume" => Step::SmCutResume(first(slice).map_err(one)?),
+        "sm-resume-unknown" => Step::SmResumeUnknown(first(slice).map_err(one)?),
+        "sm-resume-conflict" => Step::SmResumeConflict(first(slice).map_err(one)?),
         other => {
             return Err(format!(
                 "line {at}: field `do`: unknown step kind `{other}` (one of {STEP_KINDS:?})"
@@ -147,6 +152,12 @@ fn parse_step(text: &str, table: &toml::Spanned<toml::Table>) -> Result<Step, St
     Ok(step)
 }
 
+/// Most users one fleet may have.
+pub const MAX_FLEET_USERS: usize = 1_000_000;
+
+/// Bound on user numbers (`first + users`), so `{n}` never overflows.
+pub const MAX_USER_NUMBER: usize = 1_000_000_000;
+
 fn validate_suite(s: &Suite) -> Result<(), String> {
     if s.fleets.is_empty() {
         return Err("at least one [[fleet]] is required".into());
@@ -155,6 +166,17 @@ fn validate_suite(s: &Suite) -> Result<(), String> {
         let at = format!("fleet[{i}] ({})", f.name);
         if f.users == 0 {
             return Err(format!("{at}: field `users` must be at least 1"));
+        }
+        // A typo must not make a run allocate (or a managed target provision) billions.
+        if f.users > MAX_FLEET_USERS {
+            return Err(format!(
+                "{at}: field `users` must be at most {MAX_FLEET_USERS}"
+            ));
+        }
+        if f.first > MAX_USER_NUMBER - f.users {
+            return Err(format!(
+                "{at}: field `first`: user numbers must stay below {MAX_USER_NUMBER}"
+            ));
         }
         if f.resources.is_empty() {
             return Err(format!(
@@ -197,6 +219,12 @@ fn validate_step(s: &Suite, i: usize, step: &Step) -> Result<(), String> {
             "{at}: field `rate` must be a positive number of sessions per second"
         )),
         Step::Message(m) if m.count == 0 => Err(format!("{at}: field `count` must be at least 1")),
+        Step::SmCutResume(c) if c.count == 0 => {
+            Err(format!("{at}: field `count` must be at least 1"))
+        }
+        Step::SmCutResume(c) if c.after.0 < std::time::Duration::from_secs(1) => Err(format!(
+            "{at}: field `after` must be at least 1s (partners send during the outage)"
+        )),
         _ => Ok(()),
     }
 }
@@ -346,7 +374,7 @@ fn password(path: &Path, f: &TargetFile) -> Result<Secret, Error> {
         });
     }
     let file = relative_to(path, a.password_file.as_deref().unwrap_or(Path::new("")));
-    let text = std::fs::read_to_string(&file).map_err(|e| {
+    let text = read_first_line(&file).map_err(|e| {
         config_err(
             path,
             format!(
@@ -355,5 +383,25 @@ fn password(path: &Path, f: &TargetFile) -> Result<Secret, Error> {
             ),
         )
     })?;
-    Ok(Secret::new(text.lines().next().unwrap_or("").to_string()))
+    Ok(Secret::new(text))
+}
+
+/// The first line of a secret file, reading at most 4 KiB: a password file pointing at
+/// `/dev/zero` or a huge file must not hang or exhaust memory.
+fn read_first_line(file: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(file)?
+        .take(4096)
+        .read_to_end(&mut buf)?;
+    let invalid = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let text = String::from_utf8(buf).map_err(|_| invalid("not UTF-8"))?;
+    let line = text.lines().next().unwrap_or("");
+    if line.len() >= 4096 {
+        return Err(invalid("the first line is longer than 4 KiB"));
+    }
+    if line.chars().any(char::is_control) {
+        return Err(invalid("the password contains control characters"));
+    }
+    Ok(line.to_string())
 }

@@ -212,6 +212,17 @@ pub enum Step {
     Barrier(BarrierStep),
     /// Unavailable presence, then close the stream; partners must see the unavailable.
     Logout(FleetStep),
+    /// XEP-0198: every session enables stream management with resumption.
+    SmEnable(FleetStep),
+    /// XEP-0198: every SM session sends `<r/>`; the `<a/>` must count exactly what it sent.
+    SmAck(FleetStep),
+    /// XEP-0198: even users' first sessions drop their connection, their partners send
+    /// them messages, and after a pause they resume; every message arrives exactly once.
+    SmCutResume(SmCutStep),
+    /// XEP-0198: a `<resume/>` with a made-up SM-ID must fail with `<item-not-found/>`.
+    SmResumeUnknown(FleetStep),
+    /// XEP-0198: resuming a session whose connection is still open ends the old stream.
+    SmResumeConflict(FleetStep),
 }
 
 /// `do = "login"`.
@@ -278,7 +289,7 @@ pub struct MessageStep {
     pub kind: MessageKind,
 }
 
-/// `do = "ping"`, `"disco"` or `"logout"`.
+/// `do = "ping"`, `"disco"`, `"logout"` and the `sm-…` steps without options.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetStep {
@@ -287,6 +298,30 @@ pub struct FleetStep {
     /// Only this fleet.
     #[serde(default)]
     pub fleet: Option<String>,
+}
+
+/// `do = "sm-cut-resume"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmCutStep {
+    #[serde(rename = "do")]
+    _kind: String,
+    /// Only this fleet.
+    #[serde(default)]
+    pub fleet: Option<String>,
+    /// Outage: time from the cut to the reconnection (at least 1 s, so partners have
+    /// sent everything before the resumption).
+    pub after: Dur,
+    /// Messages each partner sends to the cut session during the outage.
+    #[serde(default = "one_u32")]
+    pub count: u32,
+    /// The cut session's full JID (default) or its user's bare JID.
+    #[serde(default = "partner_full")]
+    pub to: Recipient,
+}
+
+fn partner_full() -> Recipient {
+    Recipient::PartnerFull
 }
 
 /// `do = "wait"`.
@@ -321,6 +356,11 @@ pub const STEP_KINDS: &[&str] = &[
     "wait",
     "barrier",
     "logout",
+    "sm-enable",
+    "sm-ack",
+    "sm-cut-resume",
+    "sm-resume-unknown",
+    "sm-resume-conflict",
 ];
 
 fn one_u32() -> u32 {
@@ -340,6 +380,11 @@ impl Step {
             Self::Wait(_) => "wait",
             Self::Barrier(_) => "barrier",
             Self::Logout(_) => "logout",
+            Self::SmEnable(_) => "sm-enable",
+            Self::SmAck(_) => "sm-ack",
+            Self::SmCutResume(_) => "sm-cut-resume",
+            Self::SmResumeUnknown(_) => "sm-resume-unknown",
+            Self::SmResumeConflict(_) => "sm-resume-conflict",
         }
     }
 
@@ -350,7 +395,14 @@ impl Step {
             Self::Subscribe(s) => &s.fleet,
             Self::Presence(s) => &s.fleet,
             Self::Message(s) => &s.fleet,
-            Self::Ping(s) | Self::Disco(s) | Self::Logout(s) => &s.fleet,
+            Self::Ping(s)
+            | Self::Disco(s)
+            | Self::Logout(s)
+            | Self::SmEnable(s)
+            | Self::SmAck(s)
+            | Self::SmResumeUnknown(s)
+            | Self::SmResumeConflict(s) => &s.fleet,
+            Self::SmCutResume(s) => &s.fleet,
             Self::Wait(_) | Self::Barrier(_) => return None,
         };
         f.as_deref()

@@ -5,10 +5,12 @@
 mod inbox;
 mod negotiate;
 mod reader;
+mod sm;
 pub mod transcript;
 mod xmpp;
 
 pub use inbox::{Inbox, Received};
+pub use sm::{Detached, ResumeAttempt};
 pub use xmpp::Session;
 
 use crate::proto::xmpp::sasl::SaltedPasswordCache;

@@ -14,6 +14,7 @@ use crate::proto::xmpp::{Element, Frame, Framer, Jid, NsContext, ns};
 use crate::transport::Stream;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A negotiated stream, ready for stanzas.
@@ -22,6 +23,8 @@ pub(super) struct Negotiated {
     pub framer: Framer,
     pub ctx: NsContext,
     pub jid: Jid,
+    /// XEP-0198 advertised in the post-SASL features.
+    pub sm_offered: bool,
 }
 
 /// The stream during negotiation: one owner, no reader task yet.
@@ -146,6 +149,43 @@ pub(super) async fn login(
     events: &Events,
     rec: &Recorder,
 ) -> Result<Negotiated, SessionError> {
+    let (mut w, features) = authenticated(settings, creds, subject, events, rec).await?;
+    w.judge(&c::BIND_OFFERED, oracle::bind_offered(&features));
+    let jid = bind(&mut w, &features, creds).await?;
+    w.into_negotiated(jid, features.sm)
+}
+
+/// Connects and authenticates, then sends `request` (XEP-0198 §5 `<resume/>`) instead of
+/// binding. Returns the stream, when the request was written and the server's answer
+/// (`None`: none before the response timeout).
+pub(super) async fn resume(
+    settings: &Settings,
+    creds: &Credentials,
+    jid: Jid,
+    events: &Events,
+    rec: &Recorder,
+    request: &Element,
+) -> Result<(Negotiated, Instant, Option<Element>), SessionError> {
+    let subject = jid.to_string();
+    let (mut w, features) = authenticated(settings, creds, &subject, events, rec).await?;
+    let sent = clock::now();
+    w.send(request.to_xml().as_bytes(), None).await?;
+    let answer = match w.element("the resumption answer").await {
+        Ok(el) => Some(el),
+        Err(SessionError::Timeout(_)) => None,
+        Err(e) => return Err(e),
+    };
+    Ok((w.into_negotiated(jid, features.sm)?, sent, answer))
+}
+
+/// Connects, secures and authenticates; returns the wire and the post-SASL features.
+async fn authenticated<'a>(
+    settings: &'a Settings,
+    creds: &Credentials,
+    subject: &'a str,
+    events: &'a Events,
+    rec: &'a Recorder,
+) -> Result<(Wire<'a>, StreamFeatures), SessionError> {
     let stream = Stream::connect(settings.addr, settings.connect_timeout).await?;
     let mut w = Wire {
         stream: Some(stream),
@@ -162,17 +202,21 @@ pub(super) async fn login(
     }
     authenticate(&mut w, &features, creds).await?;
     let after_sasl = w.open().await?;
-    let features = features_of(&after_sasl);
-    w.judge(&c::BIND_OFFERED, oracle::bind_offered(&features));
-    let jid = bind(&mut w, &features, creds).await?;
-    Ok(Negotiated {
-        stream: w
-            .stream
-            .ok_or_else(|| SessionError::Closed("stream lost".into()))?,
-        framer: w.framer,
-        ctx: w.ctx,
-        jid,
-    })
+    Ok((w, features_of(&after_sasl)))
+}
+
+impl Wire<'_> {
+    fn into_negotiated(self, jid: Jid, sm_offered: bool) -> Result<Negotiated, SessionError> {
+        Ok(Negotiated {
+            stream: self
+                .stream
+                .ok_or_else(|| SessionError::Closed("stream lost".into()))?,
+            framer: self.framer,
+            ctx: self.ctx,
+            jid,
+            sm_offered,
+        })
+    }
 }
 
 async fn starttls(

@@ -30,6 +30,8 @@ pub(super) struct Shared {
     pub auto_approve: AtomicBool,
     pub writer: tokio::sync::Mutex<WriteHalf<Stream>>,
     pub close_seen: Mutex<Option<Instant>>,
+    /// XEP-0198 counters (idle until stream management is enabled).
+    pub sm: super::sm::SmSlot,
 }
 
 impl Shared {
@@ -37,6 +39,7 @@ impl Shared {
     pub async fn send(&self, bytes: &[u8]) -> std::io::Result<Instant> {
         let mut w = self.writer.lock().await;
         let at = clock::now();
+        self.sm.wrote(bytes);
         self.rec.record(at, Direction::Out, bytes);
         w.write_all(bytes).await?;
         w.flush().await?;
@@ -119,6 +122,9 @@ async fn handle(sh: &Shared, ctx: &NsContext, f: Frame) -> Option<String> {
             .map(|e| e.condition)
             .unwrap_or_else(|| "undefined-condition".into());
         return Some(format!("server sent stream error <{cond}/>"));
+    }
+    if super::sm::intercept(sh, &el).await {
+        return None;
     }
     dispatch(sh, el, &raw, at).await;
     None

@@ -4,6 +4,7 @@
 use super::inbox::{Inbox, Received};
 use super::negotiate::{self, judge};
 use super::reader::{self, Shared};
+use super::sm::SmSlot;
 use super::transcript::Recorder;
 use super::{Credentials, Observer, SessionError, Settings};
 use crate::checks::CheckDef;
@@ -13,27 +14,43 @@ use crate::clock;
 use crate::events::Events;
 use crate::metrics::Op;
 use crate::proto::xmpp::stanza::STREAM_CLOSE;
-use crate::proto::xmpp::{Element, Jid};
+use crate::proto::xmpp::{Element, Framer, Jid, NsContext};
+use crate::transport::Stream;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::ReadHalf;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// A logged-in XMPP client session. Dropping it aborts its reader and closes the socket.
 #[derive(Debug)]
 pub struct Session {
-    sh: Arc<Shared>,
-    reader: JoinHandle<()>,
+    pub(super) sh: Arc<Shared>,
+    pub(super) reader: JoinHandle<()>,
     next_id: AtomicU64,
-    response_timeout: Duration,
+    pub(super) response_timeout: Duration,
+    /// XEP-0198 advertised after authentication.
+    pub(super) sm_offered: bool,
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         self.reader.abort();
     }
+}
+
+/// What a session is made of besides its negotiated stream.
+pub(super) struct Parts {
+    /// Session label, e.g. `user3/desktop`.
+    pub label: String,
+    /// Transcript (a resumed session continues the old one's).
+    pub rec: Recorder,
+    /// Delivery observer.
+    pub observer: Arc<dyn Observer>,
+    /// XEP-0198 counters.
+    pub sm: SmSlot,
 }
 
 impl Session {
@@ -58,25 +75,64 @@ impl Session {
             }
         };
         events.latency(Op::Login, intended, sent, clock::now());
-        let (rd, wr) = tokio::io::split(neg.stream);
-        let sh = Arc::new(Shared {
+        let parts = Parts {
             label,
-            jid: neg.jid,
-            inbox: Inbox::new(settings.inbox_cap),
-            pending: Mutex::new(HashMap::new()),
             rec,
             observer,
+            sm: SmSlot::default(),
+        };
+        let (sh, rd) = Self::shared(settings, neg.jid, neg.stream, parts);
+        Ok(Self::start(
+            settings,
+            sh,
+            rd,
+            neg.framer,
+            neg.ctx,
+            neg.sm_offered,
+        ))
+    }
+
+    /// The state shared with a reader, before the reader runs (so a resumed stream can
+    /// write its retransmissions first).
+    pub(super) fn shared(
+        settings: &Settings,
+        jid: Jid,
+        stream: Stream,
+        p: Parts,
+    ) -> (Arc<Shared>, ReadHalf<Stream>) {
+        let (rd, wr) = tokio::io::split(stream);
+        let sh = Arc::new(Shared {
+            label: p.label,
+            jid,
+            inbox: Inbox::new(settings.inbox_cap),
+            pending: Mutex::new(HashMap::new()),
+            rec: p.rec,
+            observer: p.observer,
             auto_approve: AtomicBool::new(false),
             writer: tokio::sync::Mutex::new(wr),
             close_seen: Mutex::new(None),
+            sm: p.sm,
         });
-        let reader = tokio::spawn(reader::run(rd, neg.framer, neg.ctx, sh.clone()));
-        Ok(Self {
+        (sh, rd)
+    }
+
+    /// Starts the reader over `sh`.
+    pub(super) fn start(
+        settings: &Settings,
+        sh: Arc<Shared>,
+        rd: ReadHalf<Stream>,
+        framer: Framer,
+        ctx: NsContext,
+        sm_offered: bool,
+    ) -> Self {
+        let reader = tokio::spawn(reader::run(rd, framer, ctx, sh.clone()));
+        Self {
             sh,
             reader,
             next_id: AtomicU64::new(1),
             response_timeout: settings.response_timeout,
-        })
+            sm_offered,
+        }
     }
 
     /// The session's label, e.g. `user3/desktop`.

@@ -298,12 +298,52 @@ fn render_yml(spec: &ManagedSpec, dir: &Path, c2s_port: u16) -> Result<String, T
         })?;
     }
     for (key, value) in &spec.settings {
-        yml = match key.strip_prefix("c2s.") {
-            Some(option) => set_c2s_option(&yml, option, value),
-            None => set_top_level(&yml, key, value),
+        yml = match (key.strip_prefix("c2s."), key.split_once('.')) {
+            (Some(option), _) => set_c2s_option(&yml, option, value),
+            (None, Some((module, option))) => set_module_option(&yml, module, option, value)
+                .ok_or_else(|| {
+                    TargetError::Spec(format!(
+                        "setting `{key}`: ejabberd module `{module}` is not in the managed config"
+                    ))
+                })?,
+            (None, None) => set_top_level(&yml, key, value),
         };
     }
     Ok(yml)
+}
+
+/// Sets `option: value` in the block of `module` under `modules:`, replacing the
+/// template's line if present (e.g. `mod_stream_mgmt.resume_timeout`); `None` if the
+/// module is not there.
+fn set_module_option(yml: &str, module: &str, option: &str, value: &str) -> Option<String> {
+    let mut lines: Vec<String> = yml.lines().map(str::to_owned).collect();
+    let section = lines.iter().position(|l| l.starts_with("modules:"))?;
+    let head = format!("  {module}:");
+    let start = section
+        + 1
+        + lines[section + 1..]
+            .iter()
+            .take_while(|l| l.is_empty() || indent(l) > 0)
+            .position(|l| {
+                indent(l) == 2 && (l.trim_end() == head || l.starts_with(&format!("{head} ")))
+            })?;
+    // `mod_x: {}` has no block yet: open one.
+    lines[start] = head;
+    let end = start
+        + 1
+        + lines[start + 1..]
+            .iter()
+            .take_while(|l| !l.is_empty() && indent(l) > 2)
+            .count();
+    let new = format!("    {option}: {value}");
+    let prefix = format!("{option}:");
+    match (start + 1..end)
+        .find(|&i| indent(&lines[i]) == 4 && lines[i].trim_start().starts_with(&prefix))
+    {
+        Some(i) => lines[i] = new,
+        None => lines.insert(start + 1, new),
+    }
+    Some(lines.join("\n") + "\n")
 }
 
 /// Indentation of a line (spaces only; the templates use no tabs).
@@ -508,6 +548,31 @@ mod tests {
             "{yml}"
         );
         s.disable_modules = vec!["ping".into()];
+        assert!(matches!(
+            render_yml(&s, Path::new("/"), 1),
+            Err(TargetError::Spec(_))
+        ));
+    }
+
+    #[test]
+    fn settings_set_module_options() {
+        let mut s = spec();
+        s.settings = vec![
+            ("mod_stream_mgmt.resume_timeout".into(), "1".into()),
+            ("mod_stream_mgmt.max_ack_queue".into(), "10".into()),
+            ("mod_ping.send_pings".into(), "true".into()),
+        ];
+        let yml = render_yml(&s, Path::new("/tmp/x"), 15222).unwrap();
+        assert!(
+            yml.contains("  mod_stream_mgmt:\n    max_ack_queue: 10\n    resend_on_timeout: if_offline\n    resume_timeout: 1\n"),
+            "{yml}"
+        );
+        assert!(!yml.contains("resume_timeout: 60"));
+        assert!(
+            yml.contains("  mod_ping:\n    send_pings: true\n  mod_privacy"),
+            "{yml}"
+        );
+        s.settings = vec![("mod_nope.x".into(), "1".into())];
         assert!(matches!(
             render_yml(&s, Path::new("/"), 1),
             Err(TargetError::Spec(_))

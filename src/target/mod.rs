@@ -76,7 +76,8 @@ pub struct ManagedSpec {
     pub disable_modules: Vec<String>,
     /// Extra global config lines in the server's own syntax: Prosody `key = value`, ejabberd
     /// top-level `key: value` (replacing the template's block of that key). For ejabberd a key
-    /// `c2s.<option>` sets an option of the c2s listener instead (e.g. `c2s.max_stanza_size`).
+    /// `c2s.<option>` sets an option of the c2s listener instead (e.g. `c2s.max_stanza_size`),
+    /// and `<module>.<option>` an option of that module (e.g. `mod_stream_mgmt.resume_timeout`).
     pub settings: Vec<(String, String)>,
 }
 
@@ -265,6 +266,15 @@ fn render(template: &str, vars: &[(&str, &str)]) -> String {
 /// Writes a rendered config file.
 fn write_file(path: &Path, text: &str) -> Result<(), TargetError> {
     std::fs::write(path, text).map_err(|e| io_err(format!("writing {}", path.display()), e))
+}
+
+/// Kills processes (a managed instance's [`ManagedServer::process_ids`]) with SIGKILL at
+/// once, for an abort that cannot wait for [`ManagedServer::stop`]; errors (a process
+/// already gone) are ignored and the temp dir stays behind.
+pub fn kill_now(pids: &[u32]) {
+    for &pid in pids {
+        let _ = process::send_signal(pid, libc::SIGKILL);
+    }
 }
 
 impl ManagedServer {

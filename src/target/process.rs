@@ -342,7 +342,7 @@ pub(crate) fn tail_files(files: &[PathBuf], lines: usize) -> String {
     unsafe_code,
     reason = "kill(2) takes two integers and touches no memory"
 )]
-fn send_signal(pid: u32, sig: i32) -> io::Result<()> {
+pub(crate) fn send_signal(pid: u32, sig: i32) -> io::Result<()> {
     let pid =
         libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: plain syscall with integer arguments; a stale pid yields ESRCH, not UB.

@@ -128,3 +128,19 @@ fn every_shipped_suite_validates() {
         );
     }
 }
+
+#[test]
+fn password_file_pointing_at_dev_zero_is_bounded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("deploy.toml");
+    let body =
+        "[[node]]\nhost = \"127.0.0.1\"\nport = 1\n\n[accounts]\npassword_file = \"/dev/zero\"\n";
+    std::fs::write(&target, body).expect("write target");
+    let out = impress(&[
+        "validate",
+        "suites/xmpp-smoke.toml",
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

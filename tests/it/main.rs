@@ -4,8 +4,13 @@
 mod cli;
 mod common;
 mod compare;
+mod faults;
+mod fuzz;
+mod hostile;
 mod html;
 mod metrics;
+mod secrets;
+mod sm;
 mod smoke;
 mod target;
 mod violations;

@@ -19,7 +19,13 @@ fn smoke(target: &str) {
     );
     assert_eq!(r.verdicts.len(), CATALOGUE.len());
     for v in &r.verdicts {
-        assert_eq!(v.verdict, Verdict::Pass, "{}: {}", v.id, v.message);
+        // Stream management has its own suite (suites/xmpp-sm.toml).
+        let want = if v.id.starts_with("xmpp/xep-0198/") {
+            Verdict::NotApplicable
+        } else {
+            Verdict::Pass
+        };
+        assert_eq!(v.verdict, want, "{}: {}", v.id, v.message);
     }
     for op in [
         "login",
