@@ -149,7 +149,22 @@ fn meta(args: &RunArgs, suite: &Suite, target: &TargetPlan, users: &[User]) -> R
         users: users.len(),
         sessions: users.iter().map(|u| u.resources.len()).sum(),
         machine: machine(),
+        target_version: managed_version(target),
     }
+}
+
+/// The Debian package version of a managed target's server (`dpkg-query`), if known.
+fn managed_version(target: &TargetPlan) -> Option<String> {
+    let Endpoint::Managed(spec) = &target.endpoint else {
+        return None;
+    };
+    let package = spec.kind.name();
+    let out = std::process::Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", package])
+        .output()
+        .ok()?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !version.is_empty()).then(|| format!("{package} {version}"))
 }
 
 fn expectations(target: &TargetPlan) -> Result<Expectations, Error> {

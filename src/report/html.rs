@@ -461,10 +461,14 @@ fn metadata(h: &mut String, r: &RunReport) {
     let m: &RunMeta = &r.run;
     let started = timestamp(m.started_unix_ms).map_or_else(String::new, |t| format!("{t} UTC"));
     let machine = &m.machine;
-    let rows: [(&str, String); 13] = [
+    let rows: [(&str, String); 14] = [
         ("suite", m.suite.clone()),
         ("suite file", m.suite_path.clone()),
         ("target", m.target.clone()),
+        (
+            "target version",
+            m.target_version.clone().unwrap_or_else(|| "unknown".into()),
+        ),
         ("domain", m.domain.clone()),
         ("TLS verified", m.tls_verified.to_string()),
         ("seed", m.seed.to_string()),

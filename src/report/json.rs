@@ -166,6 +166,7 @@ pub(super) mod fixture {
                 users: 100,
                 sessions: 200,
                 machine: Default::default(),
+                target_version: Some("prosody 0.12.3-1+deb12u1".into()),
             },
             verdicts: verdicts(),
             service_ops: ops.clone(),

@@ -48,6 +48,10 @@ pub struct RunMeta {
     /// The machine impress ran on (absent in reports written before it was added).
     #[serde(default)]
     pub machine: Machine,
+    /// Software and version of a managed target (e.g. `prosody 0.12.3-1+deb12u1`); absent
+    /// for external targets, whose version impress does not know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_version: Option<String>,
 }
 
 /// The machine that generated the load, so results are compared like for like.
