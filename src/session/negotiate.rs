@@ -116,9 +116,10 @@ impl Wire<'_> {
         }
     }
 
-    /// Opens (or reopens) the stream and returns the first element after the header.
+    /// Opens (or reopens) the stream and returns the first element after the header. The
+    /// framer must already expect a header: a fresh one does, and after SASL the caller
+    /// restarts it (once, as the framer's contract asks).
     async fn open(&mut self) -> Result<Element, SessionError> {
-        self.framer.restart();
         let open = stanza::stream_open(&self.settings.domain);
         self.send(open.as_bytes(), None).await?;
         match self.frame("the response stream header").await? {
@@ -201,6 +202,9 @@ async fn authenticated<'a>(
         features = starttls(&mut w, &features).await?;
     }
     authenticate(&mut w, &features, creds).await?;
+    // RFC 6120 §6.4.6: the stream restarts after <success/>; bytes already buffered after
+    // it belong to the new stream.
+    w.framer.restart();
     let after_sasl = w.open().await?;
     Ok((w, features_of(&after_sasl)))
 }
