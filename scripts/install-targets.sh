@@ -11,6 +11,11 @@ set -euo pipefail
 PACKAGES=(
   prosody    # managed target `prosody` (Prosody 0.12)
   ejabberd   # managed target `ejabberd` (ejabberd 23.01; pulls erlang-base: erl, epmd)
+  kamailio                   # managed target `kamailio` (Kamailio 5.6: core, tm, registrar, usrloc, auth)
+  kamailio-presence-modules  # presence, presence_xml (SUBSCRIBE/NOTIFY/PUBLISH)
+  kamailio-sqlite-modules    # db_sqlite: subscriber (auth_db) and presence tables
+  kamailio-tls-modules       # tls: the SIP TLS listener
+  sqlite3                    # creates the managed Kamailio's database and provisions its accounts
   chromium   # headless browser the report.html test renders the page with (tests/it/html.rs)
 )
 

@@ -24,7 +24,8 @@ pub enum Command {
     Run {
         /// Suite file (TOML).
         suite: PathBuf,
-        /// `managed:prosody` (default), `managed:ejabberd`, or a target file (TOML).
+        /// `managed:prosody` (default), `managed:ejabberd`, `managed:kamailio`, or a target
+        /// file (TOML).
         #[arg(long)]
         target: Option<String>,
         /// Report directory.
@@ -37,6 +38,10 @@ pub enum Command {
         /// (e.g. 127.0.0.1:9464; port 0 picks a free port).
         #[arg(long, value_name = "ADDR")]
         metrics_listen: Option<SocketAddr>,
+        /// SIP target of a suite with both XMPP and SIP fleets: `managed:kamailio` (the
+        /// default) or a target file. A suite with only SIP fleets takes `--target`.
+        #[arg(long, value_name = "TARGET")]
+        sip_target: Option<String>,
     },
     /// Compare a run against a baseline: verdict and latency changes. Exits 1 on a
     /// regression, 2 if a report cannot be read.
@@ -57,11 +62,51 @@ pub enum Command {
         #[arg(long)]
         target: Option<String>,
     },
+    /// Start a managed server on its own and keep it running until SIGINT/SIGTERM, so
+    /// other load generators (Tsung) and impress runs hit the same instance. Provisions
+    /// `<PREFIX>1` … `<PREFIX>N` with a random password written to a 0600 file, and writes the
+    /// info file (JSON) with, beside it, the password, CA and impress target files.
+    Serve {
+        /// `managed:prosody`, `managed:ejabberd`, or a target file with `[managed]`.
+        #[arg(default_value = "managed:prosody")]
+        target: String,
+        /// Accounts to provision.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        accounts: usize,
+        /// Account name prefix (lowercase `a-z 0-9 . _ -`).
+        #[arg(long, default_value = "user")]
+        prefix: String,
+        /// Info file; the other files are named after its stem.
+        #[arg(long, value_name = "FILE", default_value = "impress-serve.json")]
+        info: PathBuf,
+    },
     /// The catalogue of checks.
     Checks {
         /// What to show.
         #[command(subcommand)]
         command: ChecksCommand,
+    },
+    /// HA client re-login limits: lower = critical service down delay, upper = lower +
+    /// N/R rounded half up (the formula behind the HA login-profile tables).
+    HaProfile {
+        /// Users that log in again: all users of the pair (active/standby) or the fuller
+        /// node's (active/active).
+        #[arg(long, value_name = "N")]
+        users: u64,
+        /// Logins per second the surviving node sustains (e.g. 15 or 1.5).
+        #[arg(long, value_name = "R", required_unless_present = "profile")]
+        rate: Option<crate::ha::profile::LoginRate>,
+        /// Take R from a seed hardware profile: 500-aa, 500-as, 1000-aa … 25000-as.
+        #[arg(long, value_name = "NAME", conflicts_with = "rate", value_parser = seed_profile)]
+        profile: Option<&'static crate::ha::profile::SeedProfile>,
+        /// Critical service down delay, the lower limit, in whole seconds ("90", "2m").
+        /// Default 120, as every row of the seed's tables assumes (the product default
+        /// is 90).
+        #[arg(long, value_name = "S", default_value = "120", value_parser = whole_seconds)]
+        service_down_delay: u64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -82,4 +127,24 @@ fn percent(s: &str) -> Result<f64, String> {
         Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
         _ => Err(format!("`{s}` is not a percentage (a number >= 0)")),
     }
+}
+
+/// A seed HA login profile by name.
+fn seed_profile(s: &str) -> Result<&'static crate::ha::profile::SeedProfile, String> {
+    crate::ha::profile::seed_profile(s).ok_or_else(|| {
+        let names: Vec<&str> = crate::ha::profile::SEED_PROFILES
+            .iter()
+            .map(|p| p.name)
+            .collect();
+        format!("unknown profile `{s}`; one of {}", names.join(", "))
+    })
+}
+
+/// A duration (`"90"`, `"90s"`, `"2m"`) that is a whole number of seconds.
+fn whole_seconds(s: &str) -> Result<u64, String> {
+    let d = crate::scenario::duration::parse(s)?;
+    if d.subsec_nanos() != 0 {
+        return Err(format!("`{s}` is not a whole number of seconds"));
+    }
+    Ok(d.as_secs())
 }

@@ -6,6 +6,7 @@ use crate::checks::expect::Expectations;
 use crate::checks::{CheckDef, Outcome, Verdict};
 use crate::clock;
 use crate::events::{Event, Events};
+use crate::metrics::accounting::Accounting;
 use crate::metrics::{Op, OpRecorder, SeriesRecorder, Snapshot};
 use crate::report::model::{ErrorRecord, RunMeta, TimelineEvent};
 use crate::report::{RunOutput, RunReport, RunStatus, SCHEMA_VERSION, VerdictRecord};
@@ -64,6 +65,7 @@ pub struct Collector {
     errors: Vec<ErrorRecord>,
     series: SeriesRecorder,
     timeline: Vec<TimelineEvent>,
+    accounting: Accounting,
 }
 
 impl Collector {
@@ -79,6 +81,7 @@ impl Collector {
             errors: Vec::new(),
             series: SeriesRecorder::new(interval),
             timeline: Vec::new(),
+            accounting: Accounting::default(),
         }
     }
 
@@ -183,6 +186,7 @@ impl Collector {
                     self.timeline.push(TimelineEvent { at_ms, label });
                 }
             }
+            Event::Accounted(a) => self.accounting.record(*a),
             Event::Error { subject, message } => {
                 *self.counters.entry("errors".to_string()).or_default() += 1;
                 if self.errors.len() < MAX_ERRORS {
@@ -263,6 +267,7 @@ impl Collector {
             counters: self.counters,
             errors: self.errors,
             timeline: self.timeline,
+            accounting: self.accounting,
         };
         RunOutput {
             report,

@@ -4,6 +4,7 @@
 use crate::checks::Outcome;
 use crate::clock;
 use crate::metrics::Op;
+use crate::metrics::accounting::Accounted;
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -54,6 +55,8 @@ pub enum Event {
         /// When.
         at: Instant,
     },
+    /// One recipient's account of one judged message (sent, delivered, lost, ...).
+    Accounted(Box<Accounted>),
     /// A harness or network error worth listing in the report.
     Error {
         /// Who hit it.
@@ -129,6 +132,11 @@ impl Events {
             label: label.into(),
             at: clock::now(),
         });
+    }
+
+    /// Records one recipient's account of one judged message.
+    pub fn accounted(&self, a: Accounted) {
+        self.send(Event::Accounted(Box::new(a)));
     }
 
     /// Records an error.

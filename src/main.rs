@@ -3,6 +3,7 @@
 use clap::Parser;
 use impress::cli::{ChecksCommand, Cli, Command};
 use impress::error::{EXIT_CHECKS_FAILED, EXIT_INVALID, EXIT_OK, Error};
+use impress::ha::profile::ReloginLimits;
 use impress::report::read_report;
 use impress::run::RunArgs;
 use std::io::Write;
@@ -14,6 +15,11 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
         .with_writer(std::io::stderr)
         .init();
+    // Every session is a socket: take all the descriptors allowed (pre-flight checks the rest).
+    match impress::preflight::raise_nofile_limit() {
+        Ok((soft, hard)) => tracing::debug!(soft, hard, "RLIMIT_NOFILE"),
+        Err(e) => tracing::warn!("cannot raise RLIMIT_NOFILE: {e}"),
+    }
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -35,6 +41,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             out,
             quiet,
             metrics_listen,
+            sip_target,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
             let args = RunArgs {
@@ -43,6 +50,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 out,
                 quiet,
                 metrics_listen,
+                sip_target,
             };
             let (_, code) = rt.block_on(impress::run::run(&args))?;
             Ok(code)
@@ -63,10 +71,44 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 EXIT_OK
             })
         }
+        Command::Serve {
+            target,
+            accounts,
+            prefix,
+            info,
+        } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            let args = impress::serve::ServeArgs {
+                target,
+                accounts,
+                prefix,
+                info,
+            };
+            Ok(rt.block_on(impress::serve::serve(&args))?)
+        }
         Command::Validate { suite, target } => {
             impress::scenario::load_suite(&suite)?;
             impress::scenario::load_target(target.as_deref())?;
             let _ = writeln!(std::io::stdout(), "{}: ok", suite.display());
+            Ok(EXIT_OK)
+        }
+        Command::HaProfile {
+            users,
+            rate,
+            profile,
+            service_down_delay,
+            json,
+        } => {
+            let Some(rate) = rate.or(profile.map(|p| p.rate)) else {
+                return Err(Error::Usage("give --rate or --profile".into()).into());
+            };
+            let limits = ReloginLimits::compute(users, rate, service_down_delay);
+            let text = if json {
+                format!("{:#}\n", limits.to_json(profile))
+            } else {
+                limits.render()
+            };
+            let _ = write!(std::io::stdout(), "{text}");
             Ok(EXIT_OK)
         }
         Command::Checks {

@@ -13,7 +13,8 @@ use crate::proto::xmpp::FramerConfig;
 use crate::proto::xmpp::sasl::SaltedPasswordCache;
 use crate::report::model::{Machine, RunMeta};
 use crate::report::{self, RunOutput, RunStatus};
-use crate::scenario::suite::Suite;
+use crate::run_sip::{self, SipPlan};
+use crate::scenario::suite::{Protocol, Suite};
 use crate::scenario::target::TlsMode;
 use crate::scenario::{Endpoint, Secret, TargetPlan, load_suite, load_target, selected_checks};
 use crate::session::Settings;
@@ -40,22 +41,38 @@ pub struct RunArgs {
     pub quiet: bool,
     /// Serve live Prometheus metrics on this address while the run goes on.
     pub metrics_listen: Option<SocketAddr>,
+    /// `--sip-target` of a suite with XMPP and SIP fleets (default `managed:kamailio`).
+    pub sip_target: Option<String>,
 }
 
 /// Runs a suite; returns the exit code. Errors are usage errors (exit 2) or a report that
 /// could not be written.
 pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
     let suite = load_suite(&args.suite)?;
-    let target = load_target(args.target.as_deref())?;
+    let main_arg =
+        run_sip::main_target_arg(&suite, args.target.as_deref(), args.sip_target.as_deref())?;
+    let target = load_target(main_arg)?;
+    let sip = run_sip::plan(&suite, &target, args.sip_target.as_deref())?;
     let users = fleet::build_users(&suite, &target.pattern, &target.domain).map_err(|message| {
         Error::Config {
             path: args.suite.clone(),
             message,
         }
     })?;
-    let expect = expectations(&target)?;
+    crate::preflight::check_run(&target, &users)?;
+    let mut expect = expectations(&target)?;
+    if let Some(p) = sip.as_ref().filter(|p| !p.shared) {
+        expect = expect.merge(expectations(&p.target)?);
+    }
     let checks = selected_checks(&suite);
-    let meta = meta(args, &suite, &target, &users);
+    let mut meta = meta(args, &suite, &target, &users);
+    if let Some(p) = sip.as_ref().filter(|p| !p.shared) {
+        meta.target = format!("{} + {}", meta.target, p.target.label);
+        if let Some(v) = managed_version(&p.target) {
+            let xmpp = meta.target_version.take();
+            meta.target_version = Some(xmpp.map_or(v.clone(), |x| format!("{x}, {v}")));
+        }
+    }
     // Bound before the run starts so a taken port is a usage error, not a lost run.
     let listener = match args.metrics_listen {
         Some(addr) => Some(Exporter::bind(addr).await.map_err(|e| {
@@ -72,7 +89,9 @@ pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
         Some(l) => Some(exporter(l, &collector, args.quiet)?),
         None => None,
     };
-    let invalid = execute(&suite, &target, users, events, signals).await.err();
+    let invalid = execute(&suite, &target, sip.as_ref(), users, events, signals)
+        .await
+        .err();
     if let Some(why) = &invalid {
         tracing::warn!("run invalid: {why}");
     }
@@ -189,6 +208,10 @@ fn expectations(target: &TargetPlan) -> Result<Expectations, Error> {
             "fixtures/expect/ejabberd.toml",
             include_str!("../fixtures/expect/ejabberd.toml"),
         ),
+        ServerKind::Kamailio => (
+            "fixtures/expect/kamailio.toml",
+            include_str!("../fixtures/expect/kamailio.toml"),
+        ),
     };
     Expectations::parse(Path::new(name), text)
 }
@@ -198,36 +221,67 @@ fn expectations(target: &TargetPlan) -> Result<Expectations, Error> {
 async fn execute(
     suite: &Suite,
     target: &TargetPlan,
+    sip: Option<&SipPlan>,
     users: Vec<User>,
     events: Events,
     mut signals: Signals,
 ) -> Result<(), String> {
-    let (server, password) = tokio::select! {
-        r = start_target(target, suite) => r?,
+    let (servers, password) = tokio::select! {
+        r = start_targets(target, sip, suite) => r?,
         s = signals.recv() => {
             signals.abort_on_next(Vec::new());
             return Err(format!("interrupted by {s} while starting the target"));
         }
     };
     let result = tokio::select! {
-        r = play(suite, target, users, events, server.as_ref(), password) => r,
+        r = play(suite, target, sip, users, events, &servers, password) => r,
         s = signals.recv() => Err(format!(
             "interrupted by {s}: the report holds what was recorded until then"
         )),
     };
-    signals.abort_on_next(
-        server
-            .as_ref()
-            .map(ManagedServer::process_ids)
-            .unwrap_or_default(),
-    );
-    if let Some(Err(e)) = match server {
-        Some(s) => Some(s.stop().await),
-        None => None,
-    } {
-        tracing::warn!("stopping the managed server: {e}");
+    let pids = servers.all().flat_map(ManagedServer::process_ids).collect();
+    signals.abort_on_next(pids);
+    for s in [servers.main, servers.sip].into_iter().flatten() {
+        if let Err(e) = s.stop().await {
+            tracing::warn!("stopping the managed server: {e}");
+        }
     }
     result
+}
+
+/// The managed servers of a run: the main target's and a separate SIP one.
+#[derive(Default)]
+struct Servers {
+    main: Option<ManagedServer>,
+    sip: Option<ManagedServer>,
+}
+
+impl Servers {
+    fn all(&self) -> impl Iterator<Item = &ManagedServer> {
+        self.main.iter().chain(self.sip.iter())
+    }
+}
+
+/// Starts the main target and, for a mixed suite, the SIP one (both provisioned with one
+/// password). A server that started is stopped again when the other fails.
+async fn start_targets(
+    target: &TargetPlan,
+    sip: Option<&SipPlan>,
+    suite: &Suite,
+) -> Result<(Servers, Secret), String> {
+    let (main, password) = start_target(target, suite).await?;
+    let Some(plan) = sip else {
+        return Ok((Servers { main, sip: None }, password));
+    };
+    match run_sip::start(plan, suite, &password).await {
+        Ok(sip) => Ok((Servers { main, sip }, password)),
+        Err(e) => {
+            if let Some(s) = main {
+                let _ = s.stop().await;
+            }
+            Err(e)
+        }
+    }
 }
 
 async fn start_target(
@@ -245,7 +299,8 @@ async fn start_target(
         )
     })?;
     let password = Secret::random();
-    for (prefix, count) in accounts(suite, &target.pattern)? {
+    let sip_server = spec.kind == ServerKind::Kamailio;
+    for (prefix, count) in accounts(suite, &target.pattern, sip_server)? {
         server
             .provision(&prefix, count, password.expose())
             .await
@@ -257,10 +312,16 @@ async fn start_target(
 /// Most accounts provisioned per prefix on a managed target.
 const MAX_MANAGED_ACCOUNTS: usize = 1_000_000;
 
-/// Account prefixes and counts a managed server must hold (`<prefix>{n}` patterns only).
-fn accounts(suite: &Suite, default: &str) -> Result<Vec<(String, usize)>, String> {
+/// Account prefixes and counts a managed server must hold (`<prefix>{n}` patterns only),
+/// for the SIP fleets (`sip`) or the XMPP ones.
+pub(crate) fn accounts(
+    suite: &Suite,
+    default: &str,
+    sip: bool,
+) -> Result<Vec<(String, usize)>, String> {
     let mut out: Vec<(String, usize)> = Vec::new();
-    for f in &suite.fleets {
+    let wanted = |p: Protocol| (p == Protocol::Sip) == sip;
+    for f in suite.fleets.iter().filter(|f| wanted(f.protocol)) {
         let pat = f.account.as_deref().unwrap_or(default);
         let prefix = pat
             .strip_suffix("{n}")
@@ -289,12 +350,25 @@ fn accounts(suite: &Suite, default: &str) -> Result<Vec<(String, usize)>, String
 async fn play(
     suite: &Suite,
     target: &TargetPlan,
+    sip: Option<&SipPlan>,
     users: Vec<User>,
     events: Events,
-    server: Option<&ManagedServer>,
+    servers: &Servers,
     password: Secret,
 ) -> Result<(), String> {
+    let server = servers.main.as_ref();
     let settings = settings(suite, target, server).await?;
+    let sip = match sip {
+        Some(p) => {
+            let s = if p.shared {
+                server
+            } else {
+                servers.sip.as_ref()
+            };
+            Some(run_sip::settings(suite, p, s).await?)
+        }
+        None => None,
+    };
     let ctx = Arc::new(Ctx {
         settings,
         tracker: Arc::new(Tracker::new(events.clone())),
@@ -302,6 +376,7 @@ async fn play(
         timeouts: suite.timeouts,
         password,
         first_connect_error: Mutex::new(None),
+        sip,
     });
     fleet::run(suite, ctx, users)
         .await
@@ -319,6 +394,8 @@ async fn settings(
         (Endpoint::External { host, port }, None) => resolve(host, *port).await?,
         (Endpoint::Managed(_), None) => return Err("managed server missing".into()),
     };
+    let sources = crate::transport::SourceAddrs::new(target.source_addresses.clone());
+    sources.check_family(addr)?;
     let tls = match target.tls.mode {
         TlsMode::Plaintext => None,
         TlsMode::Starttls => {
@@ -345,10 +422,11 @@ async fn settings(
         transcript_frames: suite.limits.transcript_frames.max(2),
         inbox_cap: suite.limits.inbox_stanzas.max(1),
         sasl_cache: Arc::new(SaltedPasswordCache::new()),
+        sources,
     })
 }
 
-async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+pub(crate) async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
     tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| format!("target unreachable: cannot resolve {host}: {e}"))?

@@ -46,6 +46,12 @@ impl Expectations {
         })
     }
 
+    /// Adds another target's expected failures (a run with an XMPP and a SIP target).
+    pub fn merge(mut self, other: Self) -> Self {
+        self.reasons.extend(other.reasons);
+        self
+    }
+
     /// Loads the file if it exists; a missing file means no expected failures.
     pub fn load_if_exists(path: &Path) -> Result<Self, crate::error::Error> {
         match std::fs::read_to_string(path) {

@@ -5,6 +5,11 @@ pub mod catalogue;
 pub mod evidence;
 pub mod expect;
 pub mod oracle;
+pub mod oracle_carbons;
+pub mod oracle_muc;
+pub mod oracle_offline;
+pub mod oracle_sip;
+pub mod oracle_sip_proxy;
 
 pub use catalogue::{CATALOGUE, find};
 pub use evidence::{Direction, Transcript, TranscriptLine};

@@ -2,10 +2,25 @@
 //! over all of them. Every step runs on all selected users at once and ends with a
 //! barrier; a step's intended start time anchors every latency it records.
 
+pub mod carbon_ledger;
+mod carbons_steps;
+mod forking_steps;
+mod load;
+mod muc_probe;
+mod muc_room;
+mod muc_steps;
+mod muc_talk;
+mod offline_steps;
+pub mod rng;
+pub mod schedule;
+mod sip_probe;
+mod sip_steps;
 mod sm_steps;
 mod steps;
 pub mod tracker;
+pub mod watch;
 
+pub use muc_room::{RoomConf, Seat};
 pub use tracker::Tracker;
 
 use crate::clock;
@@ -32,6 +47,8 @@ pub struct Ctx {
     pub password: Secret,
     /// First connection error seen (to explain an unreachable target).
     pub first_connect_error: Mutex<Option<String>>,
+    /// How SIP user agents connect (`None` when the suite has no SIP fleet).
+    pub sip: Option<crate::session::sip::SipSettings>,
 }
 
 /// One virtual user and its sessions (one per resource; `None` when not connected).
@@ -51,14 +68,20 @@ pub struct User {
     pub bare: Jid,
     /// Resource names.
     pub resources: Vec<String>,
-    /// Presence priority.
+    /// Presence priority of the first resource (the one steps send from).
     pub priority: i8,
+    /// Presence priority of each resource.
+    pub priorities: Vec<i8>,
     /// Global index of this user's first session (for login pacing).
     pub first_slot: usize,
     /// Sessions, by resource.
     pub sessions: Vec<Option<Session>>,
     /// Partners (gids), set by the last subscribe step; messages go to the first.
     pub partners: Vec<usize>,
+    /// XEP-0045 seats, one per room label (set by `muc-create` steps).
+    pub rooms: Vec<Seat>,
+    /// SIP user agents and their state (SIP fleets only).
+    pub sip: sip_steps::SipState,
 }
 
 impl User {
@@ -90,6 +113,14 @@ pub struct Entry {
     pub index: usize,
     /// Sessions: label and bound JID (`None` when not connected).
     pub sessions: Vec<(String, Option<Jid>)>,
+    /// Presence priority of each session.
+    pub priorities: Vec<i8>,
+    /// XEP-0045 seats, one per room label.
+    pub rooms: Vec<Seat>,
+    /// SIP: the address-of-record (empty for XMPP users and before registration).
+    pub aor: String,
+    /// SIP: labels of the registered devices.
+    pub sip_devices: Vec<String>,
 }
 
 impl Entry {
@@ -99,6 +130,17 @@ impl Entry {
             .iter()
             .filter(|(_, j)| j.is_some())
             .map(|(l, _)| l.clone())
+            .collect()
+    }
+
+    /// Labels of the connected sessions a message to the bare JID may reach: those with a
+    /// non-negative priority (RFC 6121 §8.5.2.1.1).
+    pub fn eligible(&self) -> Vec<String> {
+        self.sessions
+            .iter()
+            .zip(&self.priorities)
+            .filter(|((_, j), p)| j.is_some() && **p >= 0)
+            .map(|((l, _), _)| l.clone())
             .collect()
     }
 }
@@ -126,10 +168,13 @@ pub fn build_users(suite: &Suite, pattern: &str, domain: &str) -> Result<Vec<Use
                 number,
                 bare,
                 resources: f.resources.clone(),
-                priority: f.priority,
+                priority: f.priority_of(0),
+                priorities: (0..f.resources.len()).map(|k| f.priority_of(k)).collect(),
                 first_slot: slot,
                 sessions: f.resources.iter().map(|_| None).collect(),
                 partners: Vec::new(),
+                rooms: Vec::new(),
+                sip: sip_steps::SipState::new(f),
             });
             slot += f.resources.len();
         }
@@ -149,6 +194,10 @@ fn directory(users: &[User]) -> Directory {
                     sessions: (0..u.resources.len())
                         .map(|k| (u.label(k), u.sessions[k].as_ref().map(|s| s.jid().clone())))
                         .collect(),
+                    priorities: u.priorities.clone(),
+                    rooms: u.rooms.clone(),
+                    aor: u.sip.aor.clone(),
+                    sip_devices: u.sip.registered(u),
                 },
             )
         })
@@ -184,9 +233,11 @@ fn pair(users: &mut [User], fleet: Option<usize>, pairs: Pairs) {
 pub struct Invalid(pub String);
 
 /// Plays every step over the users. Returns `Err(Invalid)` when the run cannot be
-/// trusted (no session could connect). Dropping the future aborts every user task.
+/// trusted: no session could connect, or the generator fell behind its schedule
+/// (`[limits] max_scheduler_lag`, see [`watch`]). Dropping the future aborts every user task.
 pub async fn run(suite: &Suite, ctx: Arc<Ctx>, mut users: Vec<User>) -> Result<Vec<User>, Invalid> {
     let fleet_index = |name: &str| suite.fleets.iter().position(|f| f.name == name);
+    let watch = watch::Watch::start(ctx.events.clone(), suite.limits.max_scheduler_lag.0);
     for (i, step) in suite.steps.iter().enumerate() {
         tracing::info!(step = i, kind = step.kind(), "step");
         ctx.events.mark(format!("{} {}", i + 1, step.kind()));
@@ -199,9 +250,19 @@ pub async fn run(suite: &Suite, ctx: Arc<Ctx>, mut users: Vec<User>) -> Result<V
                     users = run_step(users, step, fleet, &ctx, Some(wave)).await;
                 }
             }
+            // Even users, odd users, even users: initial message, reply, locked-in messages.
+            Step::LockIn(_) => {
+                for phase in 0..3 {
+                    users = run_step(users, step, fleet, &ctx, Some(phase)).await;
+                }
+            }
             Step::Subscribe(sub) => {
                 pair(&mut users, fleet, sub.pairs);
                 users = run_step(users, step, fleet, &ctx, None).await;
+            }
+            Step::Load(l) => {
+                let lag = watch.monitor();
+                users = load::run(users, l, fleet, &ctx, suite.seed, lag).await;
             }
             _ => users = run_step(users, step, fleet, &ctx, None).await,
         }
@@ -211,6 +272,20 @@ pub async fn run(suite: &Suite, ctx: Arc<Ctx>, mut users: Vec<User>) -> Result<V
             let why = ctx.first_connect_error.lock().ok().and_then(|e| e.clone());
             let why = why.unwrap_or_else(|| "see errors".into());
             return Err(Invalid(format!("no session could log in: {why}")));
+        }
+        if matches!(step, Step::SipRegister(_))
+            && users
+                .iter()
+                .filter(|u| u.sip.enabled)
+                .all(|u| u.sip.uas.iter().all(Option::is_none))
+        {
+            let why = ctx.first_connect_error.lock().ok().and_then(|e| e.clone());
+            let why = why.unwrap_or_else(|| "see errors".into());
+            return Err(Invalid(format!("no SIP device could register: {why}")));
+        }
+        // A generator that fell behind measured itself: stop before blaming the target.
+        if let Some(why) = watch.verdict() {
+            return Err(Invalid(why));
         }
     }
     Ok(users)
@@ -223,7 +298,7 @@ async fn run_step(
     ctx: &Arc<Ctx>,
     wave: Option<usize>,
 ) -> Vec<User> {
-    if matches!(step, Step::Login(_)) {
+    if matches!(step, Step::Login(_) | Step::SipRegister(_)) {
         default_partners(&mut users);
     }
     let dir = Arc::new(directory(&users));
@@ -231,13 +306,23 @@ async fn run_step(
     let mut set = JoinSet::new();
     let mut idle = Vec::new();
     for u in users.drain(..) {
-        let selected = fleet.is_none_or(|f| f == u.fleet) && wave.is_none_or(|w| u.index % 2 == w);
+        let selected =
+            fleet.is_none_or(|f| f == u.fleet) && wave.is_none_or(|w| u.index % 2 == w % 2);
         if !selected {
             idle.push(u);
             continue;
         }
         let (ctx, dir, step) = (ctx.clone(), dir.clone(), step.clone());
-        set.spawn(async move { steps::run(u, &step, &ctx, &dir, start, wave).await });
+        // A paced login keeps most users waiting for their slot: they wait in this small
+        // future, and the step's state machine (~14 KiB) is allocated when their turn comes,
+        // not for 50k waiting users at once.
+        let turn = steps::login_turn(&step, &u, start);
+        set.spawn(async move {
+            if let Some(at) = turn {
+                tokio::time::sleep_until(at.into()).await;
+            }
+            Box::pin(steps::run(u, &step, &ctx, &dir, start, wave)).await
+        });
     }
     while let Some(r) = set.join_next().await {
         match r {

@@ -250,11 +250,6 @@ async fn settle(d: &Detached, label: String, ctx: &Ctx, not_resumed: &str) {
             "sm_delivered_without_resume"
         };
         ctx.events.count(counter, after_cut as u64);
-        ctx.events.count("messages_delivered", del.got.len() as u64);
-        ctx.events.count("messages_duplicated", del.duplicates);
-        if !delivered {
-            ctx.events.count("messages_lost", 1);
-        }
         if resumed {
             let j = oracle::exactly_once(delivered, del.duplicates).map_err(|mut v| {
                 v.actual = format!("message {t}: {}", v.actual);

@@ -1,8 +1,8 @@
 //! What one user does in each step kind, and the clauses each step judges.
 
-use super::sm_steps;
 use super::tracker::{Delivery, Expect};
 use super::{Ctx, Directory, User};
+use super::{offline_steps, sm_steps};
 use crate::checks::catalogue as c;
 use crate::checks::oracle::{self, Judgement, Violation};
 use crate::clock;
@@ -40,7 +40,35 @@ pub(super) async fn run(
         Step::SmCutResume(c) => sm_steps::cut_resume(&mut u, c, ctx, dir, start).await,
         Step::SmResumeUnknown(_) => sm_steps::resume_unknown(&u, ctx).await,
         Step::SmResumeConflict(_) => sm_steps::resume_conflict(&mut u, ctx).await,
-        Step::Wait(_) | Step::Barrier(_) => {}
+        Step::MucCreate(_)
+        | Step::MucJoin(_)
+        | Step::MucMessage(_)
+        | Step::MucSubject(_)
+        | Step::MucNickConflict(_)
+        | Step::MucLimit(_)
+        | Step::MucMembersOnly(_)
+        | Step::MucLeave(_)
+        | Step::MucDestroy(_) => super::muc_steps::run(&mut u, step, ctx, dir, start).await,
+        Step::Offline(o) => offline_steps::offline(&mut u, o, ctx, dir, start).await,
+        Step::RosterLimit(r) => offline_steps::roster_limit(&u, r, ctx).await,
+        Step::Fork(f) => super::forking_steps::fork(&u, f, ctx, dir, start).await,
+        Step::LockIn(l) => {
+            let phase = wave.unwrap_or(0);
+            super::forking_steps::lock_in(&u, l, ctx, dir, start, phase).await;
+        }
+        Step::CarbonsEnable(t) => super::carbons_steps::toggle(&u, t, true, ctx).await,
+        Step::CarbonsDisable(t) => super::carbons_steps::toggle(&u, t, false, ctx).await,
+        Step::Carbons(c) => super::carbons_steps::traffic(&u, c, ctx, dir, start).await,
+        Step::SipRegister(_)
+        | Step::SipUnregister(_)
+        | Step::SipSubscribe(_)
+        | Step::SipUnsubscribe(_)
+        | Step::SipPublish(_)
+        | Step::SipUnpublish(_)
+        | Step::SipMessage(_)
+        | Step::SipProbe(_) => super::sip_steps::run(&mut u, step, ctx, dir, start).await,
+        // The fleet runs load phases itself (`fleet::load`).
+        Step::Wait(_) | Step::Barrier(_) | Step::Load(_) => {}
     }
     u
 }
@@ -54,6 +82,16 @@ pub(super) fn connected(u: &User) -> impl Iterator<Item = (usize, &Session)> {
 
 pub(super) fn deadline(ctx: &Ctx) -> Instant {
     clock::now() + ctx.timeouts.delivery.0
+}
+
+/// When a paced login step reaches `u`'s first session (`None`: at once).
+pub(super) fn login_turn(step: &Step, u: &User, start: Instant) -> Option<Instant> {
+    match step {
+        Step::Login(l) => l
+            .rate
+            .map(|r| start + Duration::from_secs_f64(u.first_slot as f64 / r)),
+        _ => None,
+    }
 }
 
 async fn login(u: &mut User, rate: Option<f64>, ctx: &Arc<Ctx>, start: Instant) {
@@ -81,7 +119,7 @@ async fn login(u: &mut User, rate: Option<f64>, ctx: &Arc<Ctx>, start: Instant) 
                 ctx.events.count("sessions_connected", 1);
                 ctx.events.gauge(SESSIONS_CONNECTED, 1);
                 s.set_auto_approve(k == 0);
-                after_login(&s, u.priority, ctx).await;
+                after_login(&s, u.priorities[k], ctx).await;
                 u.sessions[k] = Some(s);
             }
             Err(e) => {
@@ -110,6 +148,8 @@ pub(super) fn credentials(u: &User, k: usize, ctx: &Ctx) -> Credentials {
 /// Roster get (RFC 6121 §2.1.3, which also makes the session an interested resource) and
 /// initial presence.
 pub(super) async fn after_login(s: &Session, priority: i8, ctx: &Ctx) {
+    // A fresh session has no XEP-0280 carbons, whatever an earlier one of this label had.
+    ctx.tracker.carbons.forget(s.label());
     let get = stanza::iq("get", "", None, Some(Element::new("query", ns::ROSTER)));
     match s.request(get).await {
         Ok((sent, resp)) => {
@@ -134,7 +174,7 @@ pub(super) async fn after_login(s: &Session, priority: i8, ctx: &Ctx) {
 
 /// RFC 6120 §8.2.3 on a request's response (the session correlates by id, so a response
 /// that arrived carries the request's id).
-fn judge_iq(s: &Session, ctx: &Ctx, resp: Option<&Element>) {
+pub(super) fn judge_iq(s: &Session, ctx: &Ctx, resp: Option<&Element>) {
     let id = resp.and_then(|r| r.attr("id")).unwrap_or("request");
     s.judge(&ctx.events, &c::IQ_RESPONSE, oracle::iq_response(id, resp));
 }
@@ -245,7 +285,7 @@ async fn presence(u: &User, show: Option<&str>, ctx: &Ctx, dir: &Directory, star
     let expect = watchers(u, dir, None);
     let waker = Arc::new(Notify::new());
     let mut tokens = Vec::new();
-    for (_, s) in connected(u) {
+    for (k, s) in connected(u) {
         let token = ctx.tracker.token();
         let all = Expect::All(expect.clone());
         ctx.tracker
@@ -255,7 +295,7 @@ async fn presence(u: &User, show: Option<&str>, ctx: &Ctx, dir: &Directory, star
             p.push_child(Element::new("show", ns::CLIENT).with_text(show));
         }
         p.push_child(Element::new("status", ns::CLIENT).with_text(token.as_str()));
-        p.push_child(Element::new("priority", ns::CLIENT).with_text(u.priority.to_string()));
+        p.push_child(Element::new("priority", ns::CLIENT).with_text(u.priorities[k].to_string()));
         send_tracked(s, &p, &token, ctx).await;
         tokens.push((token, s));
     }
@@ -310,7 +350,7 @@ async fn message(u: &User, m: &MessageStep, ctx: &Ctx, dir: &Directory, start: I
         return;
     };
     let (addr, expect) = match to {
-        Recipient::PartnerBare => (partner.bare.to_string(), Expect::Any(partner.connected())),
+        Recipient::PartnerBare => (partner.bare.to_string(), Expect::Any(partner.eligible())),
         Recipient::PartnerFull => match &partner.sessions[0] {
             (label, Some(jid)) => (jid.to_string(), Expect::All(vec![label.clone()])),
             (_, None) => return,
@@ -345,13 +385,9 @@ async fn message(u: &User, m: &MessageStep, ctx: &Ctx, dir: &Directory, start: I
     }
 }
 
-fn judge_message(s: &Session, d: &Delivery, to: Recipient, ctx: &Ctx) {
+/// Judges one delivered (or lost) message by the clause its addressing invokes.
+pub(super) fn judge_message(s: &Session, d: &Delivery, to: Recipient, ctx: &Ctx) {
     let got = d.receivers();
-    ctx.events.count("messages_delivered", got.len() as u64);
-    ctx.events.count("messages_duplicated", d.duplicates);
-    if got.is_empty() {
-        ctx.events.count("messages_lost", 1);
-    }
     let j = match (&d.expect, to) {
         (Expect::Any(avail), Recipient::PartnerBare) => oracle::bare_jid_delivery(&got, avail),
         (Expect::All(want), _) => {
@@ -456,7 +492,7 @@ async fn logout(u: &mut User, ctx: &Ctx, dir: &Directory, wave: usize) {
     }
 }
 
-async fn close(s: Session, ctx: &Ctx) {
+pub(super) async fn close(s: Session, ctx: &Ctx) {
     let label = s.label().to_string();
     // The session is gone after this whatever the server answers.
     ctx.events.gauge(SESSIONS_CONNECTED, -1);

@@ -5,6 +5,7 @@
 use crate::clock;
 use crate::events::Events;
 use crate::metrics::Op;
+use crate::metrics::accounting::{AccountRow, Accounted};
 use crate::proto::xmpp::{Element, Jid, ns};
 use crate::session::Observer;
 use std::collections::HashMap;
@@ -15,6 +16,11 @@ use tokio::sync::Notify;
 
 /// Prefix of every token, so stray impress traffic is recognised.
 const PREFIX: &str = "impress-";
+
+/// Whether `id` is an impress token (a message or presence some step sent).
+pub(crate) fn is_token(id: &str) -> bool {
+    id.starts_with(PREFIX)
+}
 
 /// Who must receive a tokened stanza.
 #[derive(Debug, Clone)]
@@ -42,8 +48,14 @@ pub struct Delivery {
     pub got: Vec<(String, Instant)>,
     /// Copies beyond the first per session.
     pub duplicates: u64,
+    /// The session of every copy beyond the first.
+    pub duplicated_to: Vec<String>,
+    /// Sessions that received it after a later message of the same sender.
+    pub reordered_at: Vec<String>,
     /// A received copy whose `from` was wrong: (actual from, raw frame).
     pub bad_from: Option<(String, String)>,
+    /// The body of the first copy, where the protocol carries the token in it (SIP).
+    pub body: Option<Vec<u8>>,
     /// Wakes the one task waiting for this token (not every waiter in the fleet).
     waker: Arc<Notify>,
 }
@@ -68,6 +80,10 @@ impl Delivery {
 #[derive(Debug)]
 pub struct Tracker {
     pending: Mutex<HashMap<String, Delivery>>,
+    /// XEP-0280 carbon copies, kept apart from deliveries.
+    pub carbons: super::carbon_ledger::CarbonLedger,
+    /// Highest token number each (sender, receiving session) has seen, to spot reordering.
+    highest: Mutex<HashMap<(String, String), u64>>,
     seq: AtomicU64,
     events: Events,
 }
@@ -77,6 +93,8 @@ impl Tracker {
     pub fn new(events: Events) -> Self {
         Self {
             pending: Mutex::new(HashMap::new()),
+            carbons: super::carbon_ledger::CarbonLedger::new(events.clone()),
+            highest: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(1),
             events,
         }
@@ -107,10 +125,32 @@ impl Tracker {
             expect,
             got: Vec::new(),
             duplicates: 0,
+            duplicated_to: Vec::new(),
+            reordered_at: Vec::new(),
             bad_from: None,
+            body: None,
         };
         if let Ok(mut p) = self.pending.lock() {
             p.insert(token.to_string(), d);
+        }
+    }
+
+    /// Names the sender the copies must come from, when it is not the sending session's
+    /// JID (a SIP address-of-record).
+    pub fn set_sender(&self, token: &str, sender: &str) {
+        if let Ok(mut p) = self.pending.lock()
+            && let Some(d) = p.get_mut(token)
+        {
+            d.sender = sender.to_string();
+        }
+    }
+
+    fn keep_body(&self, token: &str, body: &[u8]) {
+        if let Ok(mut p) = self.pending.lock()
+            && let Some(d) = p.get_mut(token)
+            && d.body.is_none()
+        {
+            d.body = Some(body.to_vec());
         }
     }
 
@@ -200,14 +240,92 @@ impl Tracker {
         if !d.complete() {
             self.events.op_failed_quietly(d.op);
         }
+        if !matches!(d.op, Op::Presence | Op::Subscribe) {
+            self.account(token, &d);
+        }
         Some(d)
     }
 
+    /// Reports, per recipient, what happened to one judged message. A message to a bare
+    /// JID (`Expect::Any`) is accounted to the account it was addressed to.
+    fn account(&self, token: &str, d: &Delivery) {
+        let count = |v: &[String], l: &str| v.iter().filter(|x| *x == l).count() as u64;
+        let report = |recipient: String, got: bool, dup: u64, reordered: u64| {
+            let row = AccountRow {
+                sent: 1,
+                delivered: u64::from(got),
+                duplicated: dup,
+                lost: u64::from(!got),
+                reordered,
+            };
+            let lost_id = (!got).then(|| token.to_string());
+            self.events.accounted(Accounted {
+                recipient,
+                row,
+                lost_id,
+            });
+        };
+        match &d.expect {
+            Expect::All(ls) => {
+                for l in ls {
+                    let got = d.got.iter().any(|(g, _)| g == l);
+                    report(
+                        l.clone(),
+                        got,
+                        count(&d.duplicated_to, l),
+                        count(&d.reordered_at, l),
+                    );
+                }
+            }
+            Expect::Any(ls) => {
+                let account = ls
+                    .first()
+                    .map(|l| l.split('/').next().unwrap_or(l).to_string())
+                    .unwrap_or_else(|| "(no available resource)".into());
+                let reordered = d.got.iter().any(|(g, _)| d.reordered_at.contains(g));
+                report(
+                    account,
+                    !d.got.is_empty(),
+                    d.duplicates,
+                    u64::from(reordered),
+                );
+            }
+        }
+    }
+
+    /// Whether a copy of message number `n` from `sender` at session `to` overtook it:
+    /// true when that session already saw a later message of the same sender.
+    fn overtaken(&self, sender: &str, to: &str, n: u64) -> bool {
+        let Ok(mut h) = self.highest.lock() else {
+            return false;
+        };
+        let top = h.entry((sender.to_string(), to.to_string())).or_insert(0);
+        let late = n < *top;
+        *top = (*top).max(n);
+        late
+    }
+
     fn observe(&self, token: &str, to: &str, el: &Element, raw: &[u8], at: Instant) -> bool {
+        let from = el.attr("from").unwrap_or("");
+        let bounce = el.attr("type") == Some("error");
+        self.delivered(token, to, from, bounce, raw, at)
+    }
+
+    /// Records that session `to` received a copy of `token` from `from` (a bounce when
+    /// `bounce`), whatever the protocol.
+    fn delivered(
+        &self,
+        token: &str,
+        to: &str,
+        from: &str,
+        bounce: bool,
+        raw: &[u8],
+        at: Instant,
+    ) -> bool {
         if !token.starts_with(PREFIX) {
             return false;
         }
-        if el.attr("type") == Some("error") {
+        if bounce {
             // A bounce (RFC 6120 §8.3) carries the original id back to the sender: it is
             // evidence of non-delivery, never a delivery.
             self.events.count("bounced", 1);
@@ -217,15 +335,20 @@ impl Tracker {
             return true;
         };
         let Some(d) = p.get_mut(token) else {
-            self.events.count("copies_after_judgement", 1);
+            // It was already judged (and accounted lost if no copy had come): a late copy.
+            self.events.count("copies_late", 1);
             return true;
         };
         if d.got.iter().any(|(l, _)| l == to) {
             d.duplicates += 1;
+            d.duplicated_to.push(to.to_string());
         } else {
             d.got.push((to.to_string(), at));
+            let n = token[PREFIX.len()..].parse().unwrap_or(0);
+            if self.overtaken(&d.sender, to, n) {
+                d.reordered_at.push(to.to_string());
+            }
         }
-        let from = el.attr("from").unwrap_or("");
         if from != d.sender && d.bad_from.is_none() {
             d.bad_from = Some((from.to_string(), String::from_utf8_lossy(raw).into_owned()));
         }
@@ -236,7 +359,37 @@ impl Tracker {
     }
 }
 
+/// The first `impress-<n>` token in `text`.
+fn token_in(text: &str) -> Option<&str> {
+    let i = text.find(PREFIX)?;
+    let rest = &text[i..];
+    let end = rest[PREFIX.len()..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(rest.len(), |e| e + PREFIX.len());
+    Some(&rest[..end])
+}
+
+impl crate::session::sip::SipObserver for Tracker {
+    /// A MESSAGE carries its token in the body, a NOTIFY in the PIDF note of the
+    /// published state; the sender is the From address-of-record.
+    fn request(&self, to: &str, msg: &crate::proto::sip::Message, at: Instant) {
+        let body = String::from_utf8_lossy(msg.body());
+        let Some(token) = token_in(&body) else {
+            return;
+        };
+        let from = msg.from().map(|f| f.uri).unwrap_or_default();
+        if msg.method() == Some(&crate::proto::sip::Method::Message) {
+            self.keep_body(token, msg.body());
+        }
+        self.delivered(token, to, &from, false, msg.raw(), at);
+    }
+}
+
 impl Observer for Tracker {
+    fn carbon(&self, to: &str, el: &Element, raw: &[u8], at: Instant) -> bool {
+        self.carbons.observe(to, el, raw, at)
+    }
+
     fn message(&self, to: &str, el: &Element, raw: &[u8], at: Instant) -> bool {
         let token = el.attr("id").unwrap_or("");
         self.observe(token, to, el, raw, at)
@@ -248,5 +401,66 @@ impl Observer for Tracker {
             .map(|s| s.text())
             .unwrap_or_default();
         self.observe(token.trim(), to, el, raw, at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Event;
+    use crate::proto::xmpp::stanza;
+
+    fn accounted(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Vec<Accounted> {
+        let mut out = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            if let Event::Accounted(a) = e {
+                out.push(*a);
+            }
+        }
+        out
+    }
+
+    /// Two messages to one session arrive in the wrong order, one twice; a third never
+    /// arrives: the accounting says so per recipient, with the lost id.
+    #[test]
+    fn accounts_reordered_duplicated_and_lost_messages() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let t = Tracker::new(Events::new(tx));
+        let sender = Jid::new(Some("a"), "example.test", Some("x")).expect("jid");
+        let waker = Arc::new(Notify::new());
+        let now = clock::now();
+        let tokens: Vec<String> = (0..3).map(|_| t.token()).collect();
+        for tok in &tokens {
+            let e = Expect::All(vec!["b/y".into()]);
+            t.expect(tok, Op::Message, now, &sender, e, &waker);
+        }
+        let copy = |tok: &str| {
+            let mut m = stanza::message("chat", tok, "b@example.test/y", "hi");
+            m.set_attr("from", "a@example.test/x");
+            m
+        };
+        for tok in [&tokens[1], &tokens[0], &tokens[0]] {
+            t.message("b/y", &copy(tok), b"<message/>", now);
+        }
+        for tok in &tokens {
+            t.finish(tok).expect("pending");
+        }
+        let rows = accounted(&mut rx);
+        assert_eq!(rows.len(), 3);
+        let mut total = AccountRow::default();
+        rows.iter().for_each(|a| total.add(&a.row));
+        assert_eq!(
+            total,
+            AccountRow {
+                sent: 3,
+                delivered: 2,
+                duplicated: 1,
+                lost: 1,
+                reordered: 1
+            }
+        );
+        let lost: Vec<_> = rows.iter().filter_map(|a| a.lost_id.clone()).collect();
+        assert_eq!(lost, vec![tokens[2].clone()]);
+        assert!(rows.iter().all(|a| a.recipient == "b/y"));
     }
 }

@@ -2,6 +2,8 @@
 //! microseconds with 3 significant figures; per-interval error and gauge series; live
 //! snapshots. Knows nothing but numbers and operation names.
 
+pub mod accounting;
+pub mod lag;
 pub mod live;
 mod recorder;
 mod series;
@@ -35,11 +37,35 @@ pub enum Op {
     /// XEP-0198 resumption: reconnect started (response time) or `<resume/>` sent (service
     /// time) → `<resumed/>` received.
     Resume,
+    /// XEP-0045: join presence sent → self-presence received from the room.
+    MucJoin,
+    /// XEP-0045: groupchat message sent → each occupant's copy received.
+    Groupchat,
+    /// XEP-0160 offline message: sent (response time) or the recipient's next available
+    /// presence (service time) → delivered at that login.
+    Offline,
+    /// RFC 6121 §8.5.2.1.1 forking: message to a bare JID sent → each resource's copy.
+    Fork,
+    /// XEP-0280: message sent → each `<received/>` or `<sent/>` carbon copy.
+    Carbon,
+    /// The generator's own lateness: how late it started what it scheduled (load-phase
+    /// actions, and a 10 ms ticker for the whole run). Not the target's latency.
+    SchedulerLag,
+    /// SIP REGISTER sent → 2xx (the digest challenge round trip included).
+    SipRegister,
+    /// SIP SUBSCRIBE sent → the initial NOTIFY received.
+    SipSubscribe,
+    /// SIP PUBLISH sent → 2xx.
+    SipPublish,
+    /// SIP PUBLISH sent → each watcher's NOTIFY carrying the new state.
+    SipNotify,
+    /// SIP MESSAGE sent → each registered device's copy received.
+    SipMessage,
 }
 
 impl Op {
     /// Every operation, in report order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 20] = [
         Self::Login,
         Self::Roster,
         Self::Subscribe,
@@ -49,6 +75,17 @@ impl Op {
         Self::Disco,
         Self::Logout,
         Self::Resume,
+        Self::MucJoin,
+        Self::Groupchat,
+        Self::Offline,
+        Self::Fork,
+        Self::Carbon,
+        Self::SchedulerLag,
+        Self::SipRegister,
+        Self::SipSubscribe,
+        Self::SipPublish,
+        Self::SipNotify,
+        Self::SipMessage,
     ];
 
     /// The name used in reports and file names.
@@ -63,6 +100,17 @@ impl Op {
             Self::Disco => "disco",
             Self::Logout => "logout",
             Self::Resume => "resume",
+            Self::MucJoin => "muc_join",
+            Self::Groupchat => "groupchat",
+            Self::Offline => "offline",
+            Self::Fork => "fork",
+            Self::Carbon => "carbon",
+            Self::SchedulerLag => "scheduler_lag",
+            Self::SipRegister => "sip_register",
+            Self::SipSubscribe => "sip_subscribe",
+            Self::SipPublish => "sip_publish",
+            Self::SipNotify => "sip_notify",
+            Self::SipMessage => "sip_message",
         }
     }
 }

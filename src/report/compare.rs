@@ -7,6 +7,7 @@ use super::terminal::{clean, ms, op_rank};
 use super::{RunReport, RunStatus};
 use crate::checks::Verdict;
 use crate::metrics::OpSummary;
+use crate::metrics::accounting::AccountRow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -82,6 +83,37 @@ pub struct Comparison {
     pub verdicts: Vec<VerdictChange>,
     /// Operations recorded in both runs, in report order.
     pub ops: Vec<OpChange>,
+    /// Message accounting of both runs, when both tracked messages.
+    pub messages: Option<MessageChange>,
+}
+
+/// Message accounting totals of both runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageChange {
+    /// Old totals.
+    pub old: AccountRow,
+    /// New totals.
+    pub new: AccountRow,
+    /// The share of messages lost, duplicated or reordered grew.
+    pub regression: bool,
+}
+
+impl MessageChange {
+    fn of(old: &RunReport, new: &RunReport) -> Option<Self> {
+        let (o, n) = (old.accounting.total, new.accounting.total);
+        if o.sent == 0 || n.sent == 0 {
+            return None;
+        }
+        // Rates, not counts: the two runs may have sent different numbers of messages.
+        let rate = |x: u64, r: &AccountRow| x as f64 / r.sent as f64;
+        let worse = |f: fn(&AccountRow) -> u64| rate(f(&n), &n) > rate(f(&o), &o);
+        let regression = worse(|r| r.lost) || worse(|r| r.duplicated) || worse(|r| r.reordered);
+        Some(Self {
+            old: o,
+            new: n,
+            regression,
+        })
+    }
 }
 
 /// Compares `new` against the baseline `old`.
@@ -91,6 +123,7 @@ pub fn compare(old: &RunReport, new: &RunReport, threshold_pct: f64) -> Comparis
         status: (old.status, new.status),
         verdicts: verdict_changes(old, new),
         ops: op_changes(&old.ops, &new.ops, threshold_pct),
+        messages: MessageChange::of(old, new),
     }
 }
 
@@ -159,6 +192,7 @@ impl Comparison {
         self.new_run_invalid()
             || self.verdicts.iter().any(|v| v.regression)
             || self.ops.iter().any(|o| o.regression)
+            || self.messages.as_ref().is_some_and(|m| m.regression)
     }
 
     fn new_run_invalid(&self) -> bool {
@@ -176,6 +210,7 @@ impl Comparison {
         );
         self.render_verdicts(&mut out);
         self.render_ops(&mut out);
+        self.render_messages(&mut out);
         let checks = self.verdicts.iter().filter(|v| v.regression).count();
         let ops = self.ops.iter().filter(|o| o.regression).count();
         let invalid = if self.new_run_invalid() {
@@ -184,10 +219,16 @@ impl Comparison {
             ""
         };
         let _ = match self.regressed() {
-            true => writeln!(
-                out,
-                "\nresult: REGRESSED ({checks} checks, {ops} operations{invalid})"
-            ),
+            true => {
+                let msgs = match &self.messages {
+                    Some(m) if m.regression => ", message losses",
+                    _ => "",
+                };
+                writeln!(
+                    out,
+                    "\nresult: REGRESSED ({checks} checks, {ops} operations{msgs}{invalid})"
+                )
+            }
             false => writeln!(out, "\nresult: no regression"),
         };
         out
@@ -244,6 +285,22 @@ impl Comparison {
                 cell(c.old.p99_us, c.new.p99_us)
             );
         }
+    }
+}
+
+impl Comparison {
+    fn render_messages(&self, out: &mut String) {
+        let Some(m) = &self.messages else {
+            return;
+        };
+        let mark = if m.regression { "  REGRESSED" } else { "" };
+        let row = |r: &AccountRow| {
+            format!(
+                "sent {} lost {} duplicated {} reordered {}",
+                r.sent, r.lost, r.duplicated, r.reordered
+            )
+        };
+        let _ = writeln!(out, "\nmessages: {} -> {}{mark}", row(&m.old), row(&m.new));
     }
 }
 
@@ -341,5 +398,19 @@ mod tests {
         let mut new = fixture::report();
         new.status = RunStatus::Invalid;
         assert!(compare(&old, &new, 10.0).regressed());
+    }
+
+    #[test]
+    fn a_higher_loss_rate_regresses() {
+        let base = fixture::report();
+        let mut worse = fixture::report();
+        worse.accounting.total.lost += 5;
+        let c = compare(&base, &worse, DEFAULT_THRESHOLD_PCT);
+        assert!(c.messages.as_ref().is_some_and(|m| m.regression));
+        assert!(c.regressed());
+        let text = c.render("old", "new");
+        assert!(text.contains("message losses"), "{text}");
+        let c = compare(&worse, &base, DEFAULT_THRESHOLD_PCT);
+        assert!(!c.regressed(), "fewer losses are not a regression");
     }
 }

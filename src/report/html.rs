@@ -102,6 +102,7 @@ pub(super) fn render(out: &RunOutput) -> String {
     findings(&mut h, &r.verdicts);
     latency(&mut h, out);
     over_time(&mut h, out);
+    super::accounting::html(&mut h, &r.accounting);
     counters_and_errors(&mut h, &r.counters, &r.errors);
     metadata(&mut h, r);
     let _ = write!(
@@ -146,7 +147,7 @@ fn head(h: &mut String, r: &RunReport) {
     h.push_str(concat!(
         "<nav><a href=\"#checks\">Checks</a><a href=\"#findings\">Findings</a>",
         "<a href=\"#latency\">Latency</a><a href=\"#time\">Over time</a>",
-        "<a href=\"#counters\">Counters</a><a href=\"#run\">Run</a></nav>",
+        "<a href=\"#messages\">Messages</a><a href=\"#counters\">Counters</a><a href=\"#run\">Run</a></nav>",
         "</div></header>\n<main class=\"wrap\">\n"
     ));
 }

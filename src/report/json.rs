@@ -181,7 +181,27 @@ pub(super) mod fixture {
                 message: format!("connection reset: {HOSTILE}"),
             }],
             timeline: Vec::new(),
+            accounting: accounting(),
         }
+    }
+
+    /// 10,000 messages to two recipients, two of them lost (one to a hostile name).
+    fn accounting() -> crate::metrics::accounting::Accounting {
+        use crate::metrics::accounting::{AccountRow, Accounted, Accounting};
+        let mut a = Accounting::default();
+        for (who, n, lost) in [("user1/phone", 5_000, 1), (HOSTILE, 5_000, 1)] {
+            a.record(Accounted {
+                recipient: who.to_string(),
+                row: AccountRow {
+                    sent: n,
+                    delivered: n - lost,
+                    lost,
+                    ..Default::default()
+                },
+                lost_id: Some(format!("impress-{n}")),
+            });
+        }
+        a
     }
 }
 

@@ -1,6 +1,7 @@
 //! Report writers. They consume only the collector's final model ([`RunOutput`]) and
 //! never talk to sessions or servers. [`compare`] reads two finished reports back.
 
+mod accounting;
 pub mod compare;
 mod hdr;
 mod html;

@@ -2,6 +2,7 @@
 //! every other writer reads.
 
 use crate::checks::{Level, Transcript, Verdict};
+use crate::metrics::accounting::Accounting;
 use crate::metrics::{Interval, Op, OpSummary, Series};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -152,6 +153,9 @@ pub struct RunReport {
     /// Marked moments (step starts, faults), in time order.
     #[serde(default)]
     pub timeline: Vec<TimelineEvent>,
+    /// Per-recipient message accounting: sent, delivered, duplicated, lost, reordered.
+    #[serde(default)]
+    pub accounting: Accounting,
 }
 
 /// The collector's final model: the report plus the histograms behind it.

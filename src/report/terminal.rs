@@ -34,6 +34,7 @@ pub fn summary(r: &RunReport) -> String {
     ops_table(&mut out, &r.ops);
     verdict_counts(&mut out, &r.verdicts);
     non_passing(&mut out, &r.verdicts);
+    super::accounting::terminal(&mut out, &r.accounting);
     counters(&mut out, &r.counters);
     errors(&mut out, &r.errors);
     out

@@ -38,6 +38,11 @@ pub mod duration;
 pub mod plan;
 pub mod secret;
 pub mod suite;
+pub mod suite_forking;
+pub mod suite_load;
+pub mod suite_muc;
+pub mod suite_offline;
+pub mod suite_sip;
 pub mod target;
 
 pub use plan::{

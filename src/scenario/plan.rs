@@ -42,6 +42,8 @@ pub struct TargetPlan {
     pub password: Option<Secret>,
     /// Expectation file.
     pub expect: Option<PathBuf>,
+    /// Source addresses connections rotate over (empty: the kernel chooses).
+    pub source_addresses: Vec<std::net::IpAddr>,
 }
 
 /// Everything a run needs, resolved.
@@ -143,6 +145,31 @@ fn parse_step(text: &str, table: &toml::Spanned<toml::Table>) -> Result<Step, St
         "sm-cut-resume" => Step::SmCutResume(first(slice).map_err(one)?),
         "sm-resume-unknown" => Step::SmResumeUnknown(first(slice).map_err(one)?),
         "sm-resume-conflict" => Step::SmResumeConflict(first(slice).map_err(one)?),
+        "muc-create" => Step::MucCreate(first(slice).map_err(one)?),
+        "muc-join" => Step::MucJoin(first(slice).map_err(one)?),
+        "muc-message" => Step::MucMessage(first(slice).map_err(one)?),
+        "muc-subject" => Step::MucSubject(first(slice).map_err(one)?),
+        "muc-nick-conflict" => Step::MucNickConflict(first(slice).map_err(one)?),
+        "muc-limit" => Step::MucLimit(first(slice).map_err(one)?),
+        "muc-members-only" => Step::MucMembersOnly(first(slice).map_err(one)?),
+        "muc-leave" => Step::MucLeave(first(slice).map_err(one)?),
+        "muc-destroy" => Step::MucDestroy(first(slice).map_err(one)?),
+        "load" => Step::Load(first(slice).map_err(one)?),
+        "offline" => Step::Offline(first(slice).map_err(one)?),
+        "roster-limit" => Step::RosterLimit(first(slice).map_err(one)?),
+        "fork" => Step::Fork(first(slice).map_err(one)?),
+        "lock-in" => Step::LockIn(first(slice).map_err(one)?),
+        "carbons-enable" => Step::CarbonsEnable(first(slice).map_err(one)?),
+        "carbons-disable" => Step::CarbonsDisable(first(slice).map_err(one)?),
+        "carbons" => Step::Carbons(first(slice).map_err(one)?),
+        "sip-register" => Step::SipRegister(first(slice).map_err(one)?),
+        "sip-unregister" => Step::SipUnregister(first(slice).map_err(one)?),
+        "sip-subscribe" => Step::SipSubscribe(first(slice).map_err(one)?),
+        "sip-unsubscribe" => Step::SipUnsubscribe(first(slice).map_err(one)?),
+        "sip-publish" => Step::SipPublish(first(slice).map_err(one)?),
+        "sip-unpublish" => Step::SipUnpublish(first(slice).map_err(one)?),
+        "sip-message" => Step::SipMessage(first(slice).map_err(one)?),
+        "sip-probe" => Step::SipProbe(first(slice).map_err(one)?),
         other => {
             return Err(format!(
                 "line {at}: field `do`: unknown step kind `{other}` (one of {STEP_KINDS:?})"
@@ -183,6 +210,9 @@ fn validate_suite(s: &Suite) -> Result<(), String> {
                 "{at}: field `resources` must name at least one resource"
             ));
         }
+        if f.transport.is_some() && f.protocol != super::suite::Protocol::Sip {
+            return Err(format!("{at}: field `transport` is for SIP fleets only"));
+        }
         let mut r = f.resources.clone();
         r.sort();
         r.dedup();
@@ -192,9 +222,16 @@ fn validate_suite(s: &Suite) -> Result<(), String> {
         if s.fleets[..i].iter().any(|g| g.name == f.name) {
             return Err(format!("{at}: field `name` is used by another fleet"));
         }
+        super::suite_forking::validate_fleet(f, &at)?;
+    }
+    if s.limits.max_scheduler_lag.0.is_zero() {
+        return Err("limits: field `max_scheduler_lag` must be longer than 0".into());
     }
     for (i, step) in s.steps.iter().enumerate() {
         validate_step(s, i, step)?;
+        let at = format!("step[{i}] (do = \"{}\")", step.kind());
+        super::suite_muc::validate(&s.steps, i, &at)?;
+        super::suite_forking::validate(s, step, &at)?;
     }
     for id in s.checks.iter().flatten() {
         if crate::checks::find(id).is_none() {
@@ -225,14 +262,64 @@ fn validate_step(s: &Suite, i: usize, step: &Step) -> Result<(), String> {
         Step::SmCutResume(c) if c.after.0 < std::time::Duration::from_secs(1) => Err(format!(
             "{at}: field `after` must be at least 1s (partners send during the outage)"
         )),
-        _ => Ok(()),
+        Step::Offline(o) => o.invalid().map_or(Ok(()), |m| Err(format!("{at}: {m}"))),
+        Step::RosterLimit(r) => r.invalid().map_or(Ok(()), |m| Err(format!("{at}: {m}"))),
+        Step::Load(l) => l.validate().map_err(|m| format!("{at}: {m}")),
+        _ => validate_sip_step(s, step, &at),
     }
 }
 
-/// The checks a suite selects, in catalogue order.
+/// SIP steps need SIP fleets (and name only those); XMPP steps never name a SIP fleet.
+fn validate_sip_step(s: &Suite, step: &Step, at: &str) -> Result<(), String> {
+    use super::suite::Protocol;
+    use super::suite_sip::invalid_expires;
+    let named = step
+        .fleet()
+        .and_then(|n| s.fleets.iter().find(|f| f.name == n));
+    let sip = step.is_sip();
+    match named {
+        Some(f) if sip && f.protocol != Protocol::Sip => {
+            return Err(format!(
+                "{at}: field `fleet`: `{}` is not a SIP fleet",
+                f.name
+            ));
+        }
+        Some(f) if !sip && f.protocol == Protocol::Sip && !matches!(step, Step::Wait(_)) => {
+            return Err(format!(
+                "{at}: field `fleet`: `{}` is a SIP fleet; use the sip-… steps",
+                f.name
+            ));
+        }
+        None if sip && !s.fleets.iter().any(|f| f.protocol == Protocol::Sip) => {
+            return Err(format!(
+                "{at}: the suite has no SIP fleet (`protocol = \"sip\"`)"
+            ));
+        }
+        _ => {}
+    }
+    let bad = match step {
+        Step::SipRegister(r) if r.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) => {
+            Some("field `rate` must be a positive number of registrations per second".into())
+        }
+        Step::SipRegister(r) => invalid_expires(r.expires),
+        Step::SipSubscribe(r) => invalid_expires(r.expires),
+        Step::SipPublish(r) => invalid_expires(r.expires),
+        Step::SipMessage(m) if m.count == 0 => Some("field `count` must be at least 1".into()),
+        _ => None,
+    };
+    bad.map_or(Ok(()), |m| Err(format!("{at}: {m}")))
+}
+
+/// The checks a suite selects, in catalogue order: by default every check of the protocols
+/// its fleets speak (`xmpp/…` for XMPP fleets, `sip/…` for SIP fleets).
 pub fn selected_checks(s: &Suite) -> Vec<&'static CheckDef> {
+    use super::suite::Protocol;
+    let speaks = |p: Protocol| s.fleets.iter().any(|f| f.protocol == p);
+    let (xmpp, sip) = (speaks(Protocol::Xmpp), speaks(Protocol::Sip));
+    let spoken =
+        |c: &CheckDef| (xmpp && c.id.starts_with("xmpp/")) || (sip && c.id.starts_with("sip/"));
     match &s.checks {
-        None => CATALOGUE.to_vec(),
+        None => CATALOGUE.iter().copied().filter(|c| spoken(c)).collect(),
         Some(ids) => CATALOGUE
             .iter()
             .copied()
@@ -241,13 +328,14 @@ pub fn selected_checks(s: &Suite) -> Vec<&'static CheckDef> {
     }
 }
 
-/// Resolves `--target`: `managed:prosody` (the default), `managed:ejabberd`, or a file.
+/// Resolves `--target`: `managed:prosody` (the default), `managed:ejabberd`,
+/// `managed:kamailio`, or a file.
 pub fn load_target(arg: Option<&str>) -> Result<TargetPlan, Error> {
     let arg = arg.unwrap_or("managed:prosody");
     if let Some(server) = arg.strip_prefix("managed:") {
         let kind: ServerKind = server.parse().map_err(|_| {
             Error::Usage(format!(
-                "--target {arg}: unknown managed server `{server}` (prosody, ejabberd)"
+                "--target {arg}: unknown managed server `{server}` (prosody, ejabberd, kamailio)"
             ))
         })?;
         return Ok(managed_plan(
@@ -278,6 +366,7 @@ fn managed_plan(
         pattern: "user{n}".to_string(),
         password: None,
         expect,
+        source_addresses: Vec::new(),
     }
 }
 
@@ -288,7 +377,9 @@ fn resolve_target_file(path: &Path, f: TargetFile) -> Result<TargetPlan, Error> 
     tls.ca_file = tls.ca_file.map(|p| relative_to(path, &p));
     if let Some(m) = &f.managed {
         let spec = managed_spec(path, m, &f.domain)?;
-        return Ok(managed_plan(label, spec, tls, expect));
+        let mut plan = managed_plan(label, spec, tls, expect);
+        plan.source_addresses = source_addresses(path, "managed", m.source_addresses.as_deref())?;
+        return Ok(plan);
     }
     let node = f.nodes.first().ok_or_else(|| {
         config_err(
@@ -308,6 +399,19 @@ fn resolve_target_file(path: &Path, f: TargetFile) -> Result<TargetPlan, Error> 
         pattern: f.accounts.pattern.clone(),
         password: Some(password),
         expect,
+        source_addresses: source_addresses(path, "node", node.source_addresses.as_deref())?,
+    })
+}
+
+/// Parses a `source_addresses` field of table `table`.
+fn source_addresses(
+    path: &Path,
+    table: &str,
+    spec: Option<&str>,
+) -> Result<Vec<std::net::IpAddr>, Error> {
+    spec.map_or(Ok(Vec::new()), |s| {
+        crate::transport::parse_source_addresses(s)
+            .map_err(|e| config_err(path, format!("{table}.source_addresses: {e}")))
     })
 }
 
@@ -316,7 +420,7 @@ fn managed_spec(path: &Path, m: &ManagedConf, domain: &str) -> Result<ManagedSpe
         config_err(
             path,
             format!(
-                "managed.server: unknown server `{}` (prosody, ejabberd)",
+                "managed.server: unknown server `{}` (prosody, ejabberd, kamailio)",
                 m.server
             ),
         )

@@ -4,6 +4,9 @@
 use super::duration::Dur;
 use serde::Deserialize;
 
+pub use super::suite_forking::{CarbonsStep, CarbonsToggleStep, ForkStep, LockInStep};
+pub use super::suite_muc::{MucCreateStep, MucJoinStep, MucMessageStep, MucRoomStep};
+
 /// A suite file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,7 +19,8 @@ pub struct Suite {
     /// Seed of every user's PRNG (each user derives its own stream from it and its index).
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Checks to judge (ids from `impress checks list`); all XMPP checks when absent.
+    /// Checks to judge (ids from `impress checks list`); when absent, every check of the
+    /// protocols the fleets speak.
     #[serde(default)]
     pub checks: Option<Vec<String>>,
     /// Time limits.
@@ -83,6 +87,14 @@ pub struct Limits {
     /// Received, not yet consumed stanzas kept per session.
     #[serde(default = "default_inbox")]
     pub inbox_stanzas: usize,
+    /// The generator's own lag (p99 of how late it starts what it scheduled) above which
+    /// the run is invalid.
+    #[serde(default = "default_max_lag")]
+    pub max_scheduler_lag: Dur,
+}
+
+fn default_max_lag() -> Dur {
+    Dur::from_secs(1)
 }
 
 fn default_max_stanza() -> usize {
@@ -103,6 +115,7 @@ impl Default for Limits {
             max_stanza_bytes: default_max_stanza(),
             transcript_frames: default_transcript_frames(),
             inbox_stanzas: default_inbox(),
+            max_scheduler_lag: default_max_lag(),
         }
     }
 }
@@ -113,6 +126,8 @@ impl Default for Limits {
 pub enum Protocol {
     /// XMPP client-to-server.
     Xmpp,
+    /// SIP user agents (one per device in `resources`).
+    Sip,
 }
 
 /// A fleet: `users` virtual users, each signed in with every resource in `resources`.
@@ -123,6 +138,9 @@ pub struct Fleet {
     pub name: String,
     /// Protocol.
     pub protocol: Protocol,
+    /// SIP transport (`udp`, `tcp`, `tls`); SIP fleets only, default `udp`.
+    #[serde(default)]
+    pub transport: Option<crate::session::sip::SipTransport>,
     /// Number of users.
     pub users: usize,
     /// Resources (devices) per user.
@@ -137,6 +155,9 @@ pub struct Fleet {
     /// Presence priority of every resource.
     #[serde(default)]
     pub priority: i8,
+    /// Presence priority of each resource, in `resources` order (instead of `priority`).
+    #[serde(default)]
+    pub priorities: Option<Vec<i8>>,
 }
 
 fn default_resources() -> Vec<String> {
@@ -223,6 +244,57 @@ pub enum Step {
     SmResumeUnknown(FleetStep),
     /// XEP-0198: resuming a session whose connection is still open ends the old stream.
     SmResumeConflict(FleetStep),
+    /// XEP-0045: rooms of `room_size` users; each room's first user creates and configures it.
+    MucCreate(MucCreateStep),
+    /// XEP-0045: the rooms' other users enter them (with history).
+    MucJoin(MucJoinStep),
+    /// XEP-0045: every occupant posts groupchat messages that every occupant must receive.
+    MucMessage(MucMessageStep),
+    /// XEP-0045: each room's owner changes the subject; every occupant must receive it.
+    MucSubject(MucRoomStep),
+    /// XEP-0045: an outsider asks for the owner's nick: `<conflict/>`.
+    MucNickConflict(MucRoomStep),
+    /// XEP-0045: an outsider tries a full room: `<service-unavailable/>`.
+    MucLimit(MucRoomStep),
+    /// XEP-0045: an outsider tries a members-only room: `<registration-required/>`.
+    MucMembersOnly(MucRoomStep),
+    /// XEP-0045: every occupant but the owner exits.
+    MucLeave(MucRoomStep),
+    /// XEP-0045: each room's owner destroys the room.
+    MucDestroy(MucRoomStep),
+    /// A load phase: every user acts on a closed or open schedule (README "Load phases").
+    Load(super::suite_load::LoadStep),
+    /// XEP-0160: even users go offline, partners send to them, they log in again.
+    Offline(super::suite_offline::OfflineStep),
+    /// The contact-list maximum: an add beyond it must be refused.
+    RosterLimit(super::suite_offline::RosterLimitStep),
+    /// RFC 6121 §8.5.2.1.1: messages to the partner's bare JID, forked across its resources.
+    Fork(ForkStep),
+    /// The seed's "stay with the device that replied" after a reply (RFC 6121 §5.1).
+    LockIn(LockInStep),
+    /// XEP-0280: enable Message Carbons on every (selected) session.
+    CarbonsEnable(CarbonsToggleStep),
+    /// XEP-0280: disable Message Carbons on every (selected) session.
+    CarbonsDisable(CarbonsToggleStep),
+    /// XEP-0280: messages between partners; carbon copies judged on every other resource.
+    Carbons(CarbonsStep),
+    /// SIP: every device connects and REGISTERs (RFC 3261 §10).
+    SipRegister(super::suite_sip::SipRegisterStep),
+    /// SIP: every device removes its binding and disconnects.
+    SipUnregister(super::suite_sip::SipFleetStep),
+    /// SIP: first devices SUBSCRIBE to their partner's presence (RFC 6665, RFC 3856).
+    SipSubscribe(super::suite_sip::SipSubscribeStep),
+    /// SIP: the subscriptions end (Expires 0) with a final NOTIFY.
+    SipUnsubscribe(super::suite_sip::SipFleetStep),
+    /// SIP: first devices PUBLISH presence (RFC 3903); watchers get it in a NOTIFY.
+    SipPublish(super::suite_sip::SipPublishStep),
+    /// SIP: first devices remove their publication (Expires 0).
+    SipUnpublish(super::suite_sip::SipFleetStep),
+    /// SIP: MESSAGE (RFC 3428) to the partner's address-of-record, forked to its devices.
+    SipMessage(super::suite_sip::SipMessageStep),
+    /// SIP: requests the server must refuse (unknown event, dialog, entity tag) and a
+    /// retransmitted request.
+    SipProbe(super::suite_sip::SipFleetStep),
 }
 
 /// `do = "login"`.
@@ -361,6 +433,31 @@ pub const STEP_KINDS: &[&str] = &[
     "sm-cut-resume",
     "sm-resume-unknown",
     "sm-resume-conflict",
+    "muc-create",
+    "muc-join",
+    "muc-message",
+    "muc-subject",
+    "muc-nick-conflict",
+    "muc-limit",
+    "muc-members-only",
+    "muc-leave",
+    "muc-destroy",
+    "load",
+    "offline",
+    "roster-limit",
+    "fork",
+    "lock-in",
+    "carbons-enable",
+    "carbons-disable",
+    "carbons",
+    "sip-register",
+    "sip-unregister",
+    "sip-subscribe",
+    "sip-unsubscribe",
+    "sip-publish",
+    "sip-unpublish",
+    "sip-message",
+    "sip-probe",
 ];
 
 fn one_u32() -> u32 {
@@ -368,6 +465,11 @@ fn one_u32() -> u32 {
 }
 
 impl Step {
+    /// Whether the step drives SIP user agents (it then runs on SIP fleets only).
+    pub fn is_sip(&self) -> bool {
+        self.kind().starts_with("sip-")
+    }
+
     /// The `do` name of the step.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -385,6 +487,31 @@ impl Step {
             Self::SmCutResume(_) => "sm-cut-resume",
             Self::SmResumeUnknown(_) => "sm-resume-unknown",
             Self::SmResumeConflict(_) => "sm-resume-conflict",
+            Self::MucCreate(_) => "muc-create",
+            Self::MucJoin(_) => "muc-join",
+            Self::MucMessage(_) => "muc-message",
+            Self::MucSubject(_) => "muc-subject",
+            Self::MucNickConflict(_) => "muc-nick-conflict",
+            Self::MucLimit(_) => "muc-limit",
+            Self::MucMembersOnly(_) => "muc-members-only",
+            Self::MucLeave(_) => "muc-leave",
+            Self::MucDestroy(_) => "muc-destroy",
+            Self::Load(_) => "load",
+            Self::Offline(_) => "offline",
+            Self::RosterLimit(_) => "roster-limit",
+            Self::Fork(_) => "fork",
+            Self::LockIn(_) => "lock-in",
+            Self::CarbonsEnable(_) => "carbons-enable",
+            Self::CarbonsDisable(_) => "carbons-disable",
+            Self::Carbons(_) => "carbons",
+            Self::SipRegister(_) => "sip-register",
+            Self::SipUnregister(_) => "sip-unregister",
+            Self::SipSubscribe(_) => "sip-subscribe",
+            Self::SipUnsubscribe(_) => "sip-unsubscribe",
+            Self::SipPublish(_) => "sip-publish",
+            Self::SipUnpublish(_) => "sip-unpublish",
+            Self::SipMessage(_) => "sip-message",
+            Self::SipProbe(_) => "sip-probe",
         }
     }
 
@@ -403,6 +530,30 @@ impl Step {
             | Self::SmResumeUnknown(s)
             | Self::SmResumeConflict(s) => &s.fleet,
             Self::SmCutResume(s) => &s.fleet,
+            Self::MucCreate(s) => &s.fleet,
+            Self::MucJoin(s) => &s.fleet,
+            Self::MucMessage(s) => &s.fleet,
+            Self::MucSubject(s)
+            | Self::MucNickConflict(s)
+            | Self::MucLimit(s)
+            | Self::MucMembersOnly(s)
+            | Self::MucLeave(s)
+            | Self::MucDestroy(s) => &s.fleet,
+            Self::Load(s) => &s.fleet,
+            Self::Offline(s) => &s.fleet,
+            Self::RosterLimit(s) => &s.fleet,
+            Self::Fork(s) => &s.fleet,
+            Self::LockIn(s) => &s.fleet,
+            Self::CarbonsEnable(s) | Self::CarbonsDisable(s) => &s.fleet,
+            Self::Carbons(s) => &s.fleet,
+            Self::SipRegister(s) => &s.fleet,
+            Self::SipSubscribe(s) => &s.fleet,
+            Self::SipPublish(s) => &s.fleet,
+            Self::SipMessage(s) => &s.fleet,
+            Self::SipUnregister(s)
+            | Self::SipUnsubscribe(s)
+            | Self::SipUnpublish(s)
+            | Self::SipProbe(s) => &s.fleet,
             Self::Wait(_) | Self::Barrier(_) => return None,
         };
         f.as_deref()

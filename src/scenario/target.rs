@@ -49,6 +49,10 @@ pub struct Node {
     /// c2s port.
     #[serde(default = "default_port")]
     pub port: u16,
+    /// Source addresses connections rotate over (`"127.0.0.2-127.0.0.200"`, comma lists
+    /// too), to hold more sessions than one address has ephemeral ports.
+    #[serde(default)]
+    pub source_addresses: Option<String>,
 }
 
 fn default_port() -> u16 {
@@ -125,12 +129,16 @@ impl Default for AccountsConf {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManagedConf {
-    /// `prosody` or `ejabberd`.
+    /// `prosody`, `ejabberd` or `kamailio`.
     pub server: String,
-    /// Modules to leave out, in the server's own names (`ping`, `mod_ping`).
+    /// Modules to leave out, in the server's own names (`ping`, `mod_ping`; Kamailio:
+    /// `presence`, `auth_db`, `tls` switch their feature off).
     #[serde(default)]
     pub disable_modules: Vec<String>,
     /// Extra global settings in the server's own syntax (key → value).
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// Source addresses connections rotate over, as for `[[node]]`.
+    #[serde(default)]
+    pub source_addresses: Option<String>,
 }

@@ -5,6 +5,7 @@
 mod inbox;
 mod negotiate;
 mod reader;
+pub mod sip;
 mod sm;
 pub mod transcript;
 mod xmpp;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub inbox_cap: usize,
     /// PBKDF2 results shared by every session.
     pub sasl_cache: Arc<SaltedPasswordCache>,
+    /// Source addresses connections rotate over (empty: the kernel chooses).
+    pub sources: crate::transport::SourceAddrs,
 }
 
 /// Who logs in.
@@ -64,6 +67,12 @@ pub trait Observer: Send + Sync + std::fmt::Debug {
     fn message(&self, to: &str, el: &Element, raw: &[u8], at: Instant) -> bool;
     /// A presence arrived at session `to`. Returns true when the observer consumed it.
     fn presence(&self, to: &str, el: &Element, raw: &[u8], at: Instant) -> bool;
+    /// A XEP-0280 carbon copy (`el`, the wrapper) arrived at session `to`. It is reported
+    /// here and never through [`Observer::message`], so a copy is never taken for a
+    /// delivery of the message it forwards. Returns true when the observer consumed it.
+    fn carbon(&self, _to: &str, _el: &Element, _raw: &[u8], _at: Instant) -> bool {
+        false
+    }
 }
 
 /// Why a session failed. Transport and timeout errors are the network's fault (verdict

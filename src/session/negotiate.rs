@@ -78,7 +78,8 @@ impl Wire<'_> {
 
     async fn frame(&mut self, what: &'static str) -> Result<Frame, SessionError> {
         let deadline = clock::now() + self.settings.response_timeout;
-        let mut buf = [0u8; 8192];
+        // On the heap, not in the future: thousands of logins in flight would each carry it.
+        let mut buf = vec![0u8; 2048];
         loop {
             if let Some(f) = self.framer.next_frame()? {
                 self.rec.record(clock::now(), Direction::In, f.raw());
@@ -187,7 +188,8 @@ async fn authenticated<'a>(
     events: &'a Events,
     rec: &'a Recorder,
 ) -> Result<(Wire<'a>, StreamFeatures), SessionError> {
-    let stream = Stream::connect(settings.addr, settings.connect_timeout).await?;
+    let source = settings.sources.next();
+    let stream = Stream::connect_from(settings.addr, source, settings.connect_timeout).await?;
     let mut w = Wire {
         stream: Some(stream),
         framer: Framer::new(settings.framer.clone()),

@@ -47,6 +47,11 @@ impl Shared {
     }
 }
 
+/// First size of a session's read buffer (most stanzas are far smaller).
+const READ_BUF_MIN: usize = 1024;
+/// Largest size it grows to while the server sends faster than the session reads.
+const READ_BUF_MAX: usize = 16 * 1024;
+
 /// Reads until the stream ends, then closes the inbox with the reason.
 pub(super) async fn run(
     mut rd: ReadHalf<Stream>,
@@ -73,7 +78,9 @@ async fn pump(
     ctx: &NsContext,
     sh: &Shared,
 ) -> String {
-    let mut buf = vec![0u8; 16 * 1024];
+    // Idle sessions dominate memory at scale (50k sessions × 16 KiB would be 800 MB of
+    // empty buffers): start small and double only while reads fill the buffer.
+    let mut buf = vec![0u8; READ_BUF_MIN];
     loop {
         loop {
             match framer.next_frame() {
@@ -91,6 +98,9 @@ async fn pump(
             Ok(n) => {
                 if let Err(e) = framer.feed(&buf[..n]) {
                     return format!("server sent an unacceptable stream: {e}");
+                }
+                if n == buf.len() && buf.len() < READ_BUF_MAX {
+                    buf.resize(buf.len() * 2, 0);
                 }
             }
             Err(e) => return format!("read failed: {e}"),
@@ -134,7 +144,14 @@ async fn dispatch(sh: &Shared, el: Element, raw: &[u8], at: Instant) {
     match el.name.as_str() {
         "iq" => iq(sh, el, at).await,
         "message" => {
-            if !sh.observer.message(&sh.label, &el, raw, at) {
+            // XEP-0280: a carbon copy is reported as such, never as the delivery of the
+            // message it forwards (whatever the wrapper's id).
+            let consumed = if crate::proto::xmpp::carbons::parse(&el).is_some() {
+                sh.observer.carbon(&sh.label, &el, raw, at)
+            } else {
+                sh.observer.message(&sh.label, &el, raw, at)
+            };
+            if !consumed {
                 sh.inbox.push(Received { at, el });
             }
         }

@@ -1,4 +1,5 @@
-//! Managed targets: real XMPP servers (Prosody 0.12, ejabberd 23.01) started for a test run.
+//! Managed targets: real XMPP servers (Prosody 0.12, ejabberd 23.01) and a real SIP server
+//! (Kamailio 5.6, see [`SipEndpoints`] and [`ManagedServer::sip`]) started for a test run.
 //!
 //! [`ManagedServer::start`] renders the server's config from the templates in
 //! `fixtures/targets/<server>/` (compiled in, so the binary works from anywhere) into a fresh
@@ -14,8 +15,11 @@
 
 mod certs;
 mod ejabberd;
+mod kamailio;
 mod process;
 mod prosody;
+
+pub use self::kamailio::SipEndpoints;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -32,6 +36,8 @@ pub enum ServerKind {
     Prosody,
     /// ejabberd 23.01 (Debian `ejabberd`).
     Ejabberd,
+    /// Kamailio 5.6 (Debian `kamailio`): SIP registrar, presence and MESSAGE proxy.
+    Kamailio,
 }
 
 impl ServerKind {
@@ -40,6 +46,7 @@ impl ServerKind {
         match self {
             Self::Prosody => "prosody",
             Self::Ejabberd => "ejabberd",
+            Self::Kamailio => "kamailio",
         }
     }
 }
@@ -57,8 +64,9 @@ impl FromStr for ServerKind {
         match s {
             "prosody" => Ok(Self::Prosody),
             "ejabberd" => Ok(Self::Ejabberd),
+            "kamailio" => Ok(Self::Kamailio),
             other => Err(TargetError::Spec(format!(
-                "unknown server kind `{other}` (expected `prosody` or `ejabberd`)"
+                "unknown server kind `{other}` (expected `prosody`, `ejabberd` or `kamailio`)"
             ))),
         }
     }
@@ -187,6 +195,7 @@ pub enum TargetError {
 enum Backend {
     Prosody(prosody::Prosody),
     Ejabberd(ejabberd::Ejabberd),
+    Kamailio(kamailio::Kamailio),
 }
 
 /// A running managed server. Stop it with [`stop`](Self::stop); dropping it also stops it
@@ -286,6 +295,7 @@ impl ManagedServer {
         let server = match spec.kind {
             ServerKind::Prosody => prosody::start(spec).await?,
             ServerKind::Ejabberd => ejabberd::start(spec).await?,
+            ServerKind::Kamailio => kamailio::start(spec).await?,
         };
         tracing::info!(
             kind = %server.kind, pid = server.pid, addr = %server.addr, dir = %server.dir().display(),
@@ -299,7 +309,7 @@ impl ManagedServer {
         self.kind
     }
 
-    /// The XMPP domain served.
+    /// The XMPP domain served (for Kamailio: the SIP domain, `sip:user1@<domain>`).
     pub fn domain(&self) -> &str {
         &self.domain
     }
@@ -309,7 +319,8 @@ impl ManagedServer {
         format!("conference.{}", self.domain)
     }
 
-    /// The c2s address (`127.0.0.1:<port>`): plaintext with STARTTLS offered.
+    /// The c2s address (`127.0.0.1:<port>`): plaintext with STARTTLS offered. For Kamailio
+    /// the SIP address, UDP and TCP alike ([`sip`](Self::sip) has TLS too).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -324,8 +335,14 @@ impl ManagedServer {
         self.pid
     }
 
+    /// Whether the server process still runs (exited or zombie: no).
+    pub fn is_running(&self) -> bool {
+        process::pid_alive(self.pid)
+    }
+
     /// Every process impress started for this instance, in stop order (the server first;
-    /// for ejabberd also the `ejabberdctl` wrapper and the private `epmd`).
+    /// for ejabberd also the `ejabberdctl` wrapper and the private `epmd`; for Kamailio its
+    /// worker processes).
     pub fn process_ids(&self) -> Vec<u32> {
         self.procs.pids()
     }
@@ -344,7 +361,8 @@ impl ManagedServer {
     /// Fast: 1000 accounts take 0.1–1.5 s on either server (file creation and the Erlang
     /// control node dominate). The prefix must be lowercase (`a-z 0-9 . _ -`) because
     /// servers store nodeprep'd names; the password is stored un-SASLprep'd, so keep it
-    /// printable ASCII.
+    /// printable ASCII. On Kamailio these are `subscriber` rows: SIP digest user name
+    /// `<prefix><n>`, realm = the domain, address-of-record `sip:<prefix><n>@<domain>`.
     pub async fn provision(
         &self,
         prefix: &str,
@@ -372,6 +390,7 @@ impl ManagedServer {
         match &self.backend {
             Backend::Prosody(p) => p.provision(self, prefix, count, password).await?,
             Backend::Ejabberd(e) => e.provision(self, prefix, count, password).await?,
+            Backend::Kamailio(k) => k.provision(self, prefix, count, password).await?,
         }
         tracing::info!(kind = %self.kind, count, elapsed_ms = t0.elapsed().as_millis() as u64, "accounts provisioned");
         Ok(())
@@ -430,7 +449,11 @@ pub(super) mod tests {
 
     #[test]
     fn kind_round_trips() {
-        for kind in [ServerKind::Prosody, ServerKind::Ejabberd] {
+        for kind in [
+            ServerKind::Prosody,
+            ServerKind::Ejabberd,
+            ServerKind::Kamailio,
+        ] {
             assert_eq!(kind.name().parse::<ServerKind>().unwrap(), kind);
         }
         assert!("openfire".parse::<ServerKind>().is_err());

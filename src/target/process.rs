@@ -368,7 +368,7 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
 }
 
 /// All live descendants of `pid` (children, grandchildren, ...), from `/proc/*/stat`.
-fn descendants(pid: u32) -> Vec<u32> {
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(child) = entry
@@ -478,6 +478,21 @@ impl ProcessSet {
             child: None,
             grace,
         });
+    }
+
+    /// Takes responsibility for a process that is not our direct child, stopping it after
+    /// every process already tracked (e.g. a server's workers: the server stops them itself
+    /// when it can, and they are still killed by PID when it cannot).
+    pub(crate) fn push_pid_stopped_last(&mut self, name: &str, pid: u32, grace: Duration) {
+        self.procs.insert(
+            0,
+            Tracked {
+                name: name.to_owned(),
+                pid,
+                child: None,
+                grace,
+            },
+        );
     }
 
     /// PIDs of every tracked process, in stop order (last started first).

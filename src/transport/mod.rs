@@ -1,8 +1,12 @@
 //! Byte streams to a target: TCP, and TLS over it (rustls, certificates verified unless the
-//! target explicitly says `insecure`). No protocol knowledge lives here.
+//! target explicitly says `insecure`), optionally from rotating source addresses
+//! ([`SourceAddrs`]) to go past one address's ephemeral ports. No protocol knowledge lives
+//! here.
 
+mod source;
 mod tls;
 
+pub use source::{MAX_SOURCE_ADDRESSES, SourceAddrs, parse_source_addresses};
 pub use tls::{TlsSettings, client_config};
 
 use std::io;
@@ -54,7 +58,23 @@ pub enum Stream {
 impl Stream {
     /// Opens a TCP connection with a timeout.
     pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Self, TransportError> {
-        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Self::connect_from(addr, None, timeout).await
+    }
+
+    /// Opens a TCP connection with a timeout, from `source` when given (else the kernel
+    /// chooses). A source that cannot be bound is a connect failure naming the address.
+    pub async fn connect_from(
+        addr: SocketAddr,
+        source: Option<std::net::IpAddr>,
+        timeout: Duration,
+    ) -> Result<Self, TransportError> {
+        let connect = async {
+            match source {
+                Some(ip) => source::connect_from(ip, addr).await,
+                None => TcpStream::connect(addr).await,
+            }
+        };
+        match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(s)) => {
                 let _ = s.set_nodelay(true);
                 Ok(Self::Tcp(s))

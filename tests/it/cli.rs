@@ -144,3 +144,30 @@ fn password_file_pointing_at_dev_zero_is_bounded() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// A SIP step aimed at an XMPP fleet, and a SIP step in a suite without SIP fleets, are
+/// usage errors naming the file and the field.
+#[test]
+fn sip_steps_need_sip_fleets() {
+    for (body, why) in [
+        (
+            format!("{FLEET}\n[[step]]\ndo = \"sip-register\"\nfleet = \"a\"\n"),
+            "is not a SIP fleet",
+        ),
+        (
+            format!("{FLEET}\n[[step]]\ndo = \"sip-message\"\n"),
+            "has no SIP fleet",
+        ),
+        (
+            format!("{FLEET}transport = \"udp\"\n[[step]]\ndo = \"login\"\n"),
+            "for SIP fleets only",
+        ),
+    ] {
+        let f = suite_file(&body);
+        let path = f.path().to_str().expect("utf-8");
+        let out = impress(&["validate", path]);
+        let msg = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{msg}");
+        assert!(msg.contains(path) && msg.contains(why), "{msg}");
+    }
+}

@@ -54,3 +54,68 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// A named counter of a report (0 when absent).
+pub fn counter(r: &RunReport, name: &str) -> u64 {
+    r.counters.get(name).copied().unwrap_or(0)
+}
+
+/// Runs a suite against a target, asserts the exit code, and returns the report, the
+/// process output (for assertion messages) and the report directory (kept while it lives).
+pub fn run_expecting(
+    suite: &str,
+    target: &str,
+    code: i32,
+) -> (RunReport, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run(suite, target, dir.path());
+    let msg = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{suite} against {target}: {msg}"
+    );
+    (report(dir.path()), msg, dir)
+}
+
+/// Peak RSS of a process in bytes (`VmHWM`), if it still exists.
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kb = kb.trim().trim_end_matches("kB").trim();
+    Some(kb.parse::<u64>().ok()? * 1024)
+}
+
+/// Runs `impress run --quiet SUITE --target TARGET --out OUT`, sampling its peak RSS, and
+/// kills it (failing the test) past `limit`. Returns its output, peak RSS and run time.
+pub fn run_watched(
+    suite: &Path,
+    target: &Path,
+    out: &Path,
+    limit: std::time::Duration,
+) -> (Output, u64, std::time::Duration) {
+    let t0 = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_impress"))
+        .args(["run", "--quiet"])
+        .arg(suite)
+        .arg("--target")
+        .arg(target)
+        .arg("--out")
+        .arg(out)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn impress");
+    let mut peak = 0;
+    while child.try_wait().expect("wait").is_none() {
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{}: impress still running after {limit:?}", suite.display());
+        }
+        peak = peak.max(peak_rss(child.id()).unwrap_or(0));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let elapsed = t0.elapsed();
+    (child.wait_with_output().expect("output"), peak, elapsed)
+}

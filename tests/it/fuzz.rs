@@ -8,6 +8,9 @@
 #[path = "../../fuzz/harness.rs"]
 mod harness;
 
+#[path = "../../fuzz/sip_harness.rs"]
+mod sip_harness;
+
 use crate::common::root;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -249,4 +252,41 @@ fn fuzz_suite_loader() {
         Some("toml"),
     );
     fuzz("suite_loader", corpus, TOML_TOKENS, harness::suite_loader);
+}
+
+const SIP_TOKENS: &[&[u8]] = &[
+    b"\r\n",
+    b"\r\n\r\n",
+    b"\r\n ",
+    b":",
+    b";",
+    b",",
+    b"<",
+    b">",
+    b"\"",
+    b"\\",
+    b"=",
+    b"SIP/2.0",
+    b"SIP/2.0 200 OK\r\n",
+    b"REGISTER sip:a SIP/2.0\r\n",
+    b"Content-Length: 0\r\n",
+    b"l: 5\r\n",
+    b"Content-Length: -1\r\n",
+    b"Content-Length: 18446744073709551616\r\n",
+    b"v: SIP/2.0/UDP h;branch=z9hG4bK1\r\n",
+    b"CSeq: 2147483648 REGISTER\r\n",
+    b";tag=",
+    b";expires=",
+    b"WWW-Authenticate: Digest realm=\"r\", nonce=\"n\", qop=\"auth\"\r\n",
+    b"Subscription-State: terminated;expires=0\r\n",
+    b"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='sip:a@b'>",
+    b"%00",
+    b"\xff",
+    b"\0",
+];
+
+#[test]
+fn fuzz_sip_message() {
+    let corpus = seeds(&["fuzz/seeds/sip_message"], None);
+    fuzz("sip_message", corpus, SIP_TOKENS, sip_harness::sip_message);
 }

@@ -4,15 +4,16 @@
 //! with exit 1 (or 3 when nobody could log in), never a crash; `report.json` must name the
 //! cause in `errors`; the other users' pings must still pass; and a server streaming 50 MiB
 //! into one stanza must not raise impress's peak RSS by more than [`RSS_BOUND`].
+//! A server acknowledging more XEP-0198 stanzas than were sent gets a failed verdict.
 
-use crate::common::{report, root, text};
+use crate::common::{report, run_watched, text};
 use base64::Engine as _;
 use impress::proto::xmpp::{Element, Frame, Framer, FramerConfig, NsContext, element};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 /// The user the server misbehaves towards.
 const VICTIM: &str = "user2";
@@ -69,6 +70,8 @@ enum Behaviour {
     Garbage,
     /// Says nothing at all to anyone, keeps every connection open.
     Mute,
+    /// Answers XEP-0198 `<r/>` with an `h` beyond anything the client sent (2^32 - 1).
+    AckOutOfRange,
 }
 
 /// One client connection: impress's own framer cuts what the client sends.
@@ -76,6 +79,8 @@ struct Conn {
     io: TcpStream,
     framer: Framer,
     user: String,
+    /// Stanzas handled since XEP-0198 was enabled (`None`: not enabled).
+    handled: Option<u32>,
 }
 
 impl Conn {
@@ -122,6 +127,7 @@ fn serve(io: TcpStream, b: Behaviour) -> Option<()> {
         io,
         framer: Framer::new(FramerConfig::default()),
         user: String::new(),
+        handled: None,
     };
     c.header(false)?;
     if b == Behaviour::Mute {
@@ -140,7 +146,7 @@ fn serve(io: TcpStream, b: Behaviour) -> Option<()> {
     c.send(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")?;
     c.header(true)?;
     let bind = "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>\
-        </stream:features>";
+        <sm xmlns='urn:xmpp:sm:3'/></stream:features>";
     match b {
         Behaviour::Doctype => {
             c.send(b"<?xml version='1.0'?><!DOCTYPE stream:stream [<!ENTITY lol 'lol'>]>")?;
@@ -161,6 +167,13 @@ fn serve(io: TcpStream, b: Behaviour) -> Option<()> {
             Frame::Close { .. } => return c.send(b"</stream:stream>"),
             Frame::Open { .. } => return None,
         };
+        if el.ns == SM {
+            stream_management(&mut c, &el, b)?;
+            continue;
+        }
+        if let Some(h) = c.handled.as_mut() {
+            *h = h.wrapping_add(1);
+        }
         if el.name != "iq" || !matches!(el.attr("type"), Some("get" | "set")) {
             continue;
         }
@@ -175,10 +188,32 @@ fn serve(io: TcpStream, b: Behaviour) -> Option<()> {
             Some(("query", "jabber:iq:roster")) => {
                 format!("<iq type='result' id='{id}'><query xmlns='jabber:iq:roster'/></iq>")
             }
-            Some(("ping", _)) if b != Behaviour::None => return misbehave(&mut c, b, &id),
+            Some(("ping", _)) if !matches!(b, Behaviour::None | Behaviour::AckOutOfRange) => {
+                return misbehave(&mut c, b, &id);
+            }
             _ => format!("<iq type='result' id='{id}'/>"),
         };
         c.send(reply.as_bytes())?;
+    }
+}
+
+const SM: &str = "urn:xmpp:sm:3";
+
+/// XEP-0198 `<enable/>` and `<r/>`; the victim gets an impossible `h`.
+fn stream_management(c: &mut Conn, el: &Element, b: Behaviour) -> Option<()> {
+    match el.name.as_str() {
+        "enable" => {
+            c.handled = Some(0);
+            c.send(format!("<enabled xmlns='{SM}' id='sm-{}' resume='true'/>", c.user).as_bytes())
+        }
+        "r" => {
+            let h = match b {
+                Behaviour::AckOutOfRange => u32::MAX,
+                _ => c.handled.unwrap_or(0),
+            };
+            c.send(format!("<a xmlns='{SM}' h='{h}'/>").as_bytes())
+        }
+        _ => Some(()),
     }
 }
 
@@ -221,26 +256,17 @@ fn server(b: Behaviour) -> SocketAddr {
     addr
 }
 
-/// Peak RSS of a process in bytes (`VmHWM`), if it still exists.
-fn peak_rss(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
-    Some(
-        kb.trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse::<u64>()
-            .ok()?
-            * 1024,
-    )
-}
-
 /// Runs `impress run` against the scripted server; returns its output, peak RSS and time.
 fn run_against(b: Behaviour, out: &Path) -> (Output, u64, Duration) {
+    run_suite_against(b, SUITE, out)
+}
+
+/// [`run_against`] with another suite.
+fn run_suite_against(b: Behaviour, suite_text: &str, out: &Path) -> (Output, u64, Duration) {
     let addr = server(b);
     let suite = out.join("suite.toml");
     let target = out.join("target.toml");
-    std::fs::write(&suite, SUITE).expect("write suite");
+    std::fs::write(&suite, suite_text).expect("write suite");
     let t = format!(
         "name = \"hostile {b:?}\"\ndomain = \"example.test\"\n[[node]]\nhost = \"127.0.0.1\"\n\
          port = {}\n[tls]\nmode = \"plaintext\"\nallow_plain = true\n[accounts]\n\
@@ -249,31 +275,7 @@ fn run_against(b: Behaviour, out: &Path) -> (Output, u64, Duration) {
     );
     std::fs::write(&target, t).expect("write target");
     let report_dir = out.join("report");
-    let t0 = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_impress"))
-        .args(["run", "--quiet"])
-        .arg(&suite)
-        .arg("--target")
-        .arg(&target)
-        .arg("--out")
-        .arg(&report_dir)
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn impress");
-    let mut peak = 0;
-    while child.try_wait().expect("wait").is_none() {
-        if t0.elapsed() > RUN_LIMIT {
-            let _ = child.kill();
-            panic!("{b:?}: impress still running after {RUN_LIMIT:?}");
-        }
-        peak = peak.max(peak_rss(child.id()).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let elapsed = t0.elapsed();
-    let output = child.wait_with_output().expect("output");
-    (output, peak, elapsed)
+    run_watched(&suite, &target, &report_dir, RUN_LIMIT)
 }
 
 /// Runs one behaviour and checks the common promises; returns the peak RSS.
@@ -385,4 +387,46 @@ fn no_response_at_all_is_an_invalid_run() {
         r.errors
     );
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+}
+
+/// XEP-0198 `h` out of range: the victim's `<a/>` acknowledges 2^32 - 1 stanzas. The ack
+/// check fails for that session only, with the server's bytes as evidence; nobody else is
+/// affected and the run ends normally.
+#[test]
+fn sm_ack_h_out_of_range_is_a_failed_verdict() {
+    let suite = SUITE.replace(
+        "[[step]]\ndo = \"ping\"",
+        "[[step]]\ndo = \"sm-enable\"\n[[step]]\ndo = \"ping\"\n[[step]]\ndo = \"sm-ack\"",
+    );
+    let suite = suite.replace(
+        "checks = [\"xmpp/xep-0199/4.2-server-ping\"]",
+        "checks = [\"xmpp/xep-0199/4.2-server-ping\", \"xmpp/xep-0198/4-ack-h\"]",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out, _, elapsed) = run_suite_against(Behaviour::AckOutOfRange, &suite, dir.path());
+    let msg = text(&out);
+    eprintln!("AckOutOfRange: exit {:?} in {elapsed:?}", out.status.code());
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    let r = report(&dir.path().join("report"));
+    let v = r
+        .verdicts
+        .iter()
+        .find(|v| v.id == "xmpp/xep-0198/4-ack-h")
+        .expect("ack verdict");
+    assert_eq!(v.verdict, impress::checks::Verdict::Fail, "{msg}");
+    assert_eq!(
+        v.tally.get(&impress::checks::Verdict::Pass),
+        Some(&2),
+        "{v:?}"
+    );
+    assert_eq!(v.subject.as_deref(), Some("user2/impress"), "{v:?}");
+    assert!(
+        v.actual
+            .as_deref()
+            .unwrap_or_default()
+            .contains("4294967295"),
+        "{v:?}"
+    );
+    assert!(v.transcript.as_ref().is_some_and(|t| !t.lines.is_empty()));
+    assert_eq!(r.ops["ping"].count, 3, "{:?}", r.ops);
 }

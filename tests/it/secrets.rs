@@ -2,6 +2,7 @@
 //! appears (as is or base64-encoded, alone or as a SASL PLAIN token) in the report files,
 //! stdout, or a `--log trace` stderr. The run fails a check on purpose (Prosody without
 //! `ping`) so the report carries transcripts, which include the SASL exchange.
+//! The same holds for SIP digest authentication against Kamailio (password and HA1).
 
 use crate::common::{root, text};
 use base64::Engine as _;
@@ -141,4 +142,87 @@ async fn password_never_leaks() {
         );
     });
     server.stop().await.expect("stop");
+}
+
+const SIP_SUITE: &str = r#"
+name = "sip secrets"
+[timeouts]
+response = "3s"
+[[fleet]]
+name = "f"
+protocol = "sip"
+users = 2
+[[step]]
+do = "sip-register"
+[[step]]
+do = "sip-probe"
+[[step]]
+do = "sip-unregister"
+"#;
+
+/// SIP digest never sends the password, but HA1 = MD5(user:realm:password) is as good as
+/// one: neither may appear. The probe's 412 check fails against an external Kamailio (no
+/// expectation file), so the report carries transcripts with the Authorization headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_password_never_leaks() {
+    use md5::{Digest, Md5};
+    let server = ManagedServer::start(&ManagedSpec::new(ServerKind::Kamailio))
+        .await
+        .expect("start kamailio");
+    server
+        .provision("user", 2, PASSWORD)
+        .await
+        .expect("provision");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let suite = dir.path().join("suite.toml");
+    std::fs::write(&suite, SIP_SUITE).expect("write suite");
+    let target = dir.path().join("target.toml");
+    let t = format!(
+        "name = \"external sip\"\ndomain = \"{}\"\n[[node]]\nhost = \"127.0.0.1\"\nport = {}\n\
+         [accounts]\npassword_env = \"IMPRESS_PW\"\n",
+        server.domain(),
+        server.addr().port()
+    );
+    std::fs::write(&target, t).expect("write target");
+    let out_dir = dir.path().join("report");
+    let out = tokio::task::block_in_place(|| {
+        Command::new(env!("CARGO_BIN_EXE_impress"))
+            .args(["--log", "trace", "run"])
+            .arg(&suite)
+            .arg("--target")
+            .arg(&target)
+            .arg("--out")
+            .arg(&out_dir)
+            .env("IMPRESS_PW", PASSWORD)
+            .current_dir(root())
+            .output()
+            .expect("run impress")
+    });
+    let domain = server.domain().to_owned();
+    server.stop().await.expect("stop");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "the 412 check fails: {all}");
+    let json = std::fs::read_to_string(out_dir.join("report.json")).expect("report.json");
+    assert!(
+        json.contains("Authorization: Digest"),
+        "transcripts carry the digest answers"
+    );
+    let mut forbidden = vec![PASSWORD.to_owned(), B64.encode(PASSWORD)];
+    for user in ["user1", "user2"] {
+        let ha1 = Md5::digest(format!("{user}:{domain}:{PASSWORD}"));
+        forbidden.push(ha1.iter().map(|b| format!("{b:02x}")).collect());
+    }
+    let mut places = vec![("stdout and stderr".to_owned(), all)];
+    for f in std::fs::read_dir(&out_dir).expect("report dir").flatten() {
+        let bytes = std::fs::read(f.path()).expect("read report file");
+        places.push((
+            f.path().display().to_string(),
+            String::from_utf8_lossy(&bytes).into(),
+        ));
+    }
+    for (place, body) in &places {
+        for secret in &forbidden {
+            assert!(!body.contains(secret), "{place} contains {secret:?}");
+        }
+    }
 }

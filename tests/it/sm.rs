@@ -2,7 +2,7 @@
 //! and managed ejabberd, and its checks FAIL against servers configured to violate them
 //! (stream management disabled; a resumption timeout shorter than the suite's outage).
 
-use crate::common::{report, run, text, verdict};
+use crate::common::{counter, run_expecting, verdict};
 use impress::checks::Verdict;
 use impress::report::{RunReport, RunStatus};
 
@@ -13,24 +13,23 @@ const RETRANSMIT: &str = "xmpp/xep-0198/5-retransmit-unhandled";
 /// Users 1, 3, 5, 7, 9 are cut; each partner sends 5 messages during the outage.
 const OUTAGE_MESSAGES: u64 = 25;
 
-fn counter(r: &RunReport, name: &str) -> u64 {
-    r.counters.get(name).copied().unwrap_or(0)
-}
-
 fn sm_passes(target: &str) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = run(SUITE, target, dir.path());
-    let msg = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{msg}");
-    let r = report(dir.path());
+    let (r, msg, dir) = run_expecting(SUITE, target, 0);
     assert_eq!(r.status, RunStatus::Passed, "{msg}");
     for v in &r.verdicts {
         assert_eq!(v.verdict, Verdict::Pass, "{}: {}", v.id, v.message);
     }
     assert!(r.verdicts.iter().any(|v| v.id == RETRANSMIT));
     assert_eq!(counter(&r, "sm_redelivered"), OUTAGE_MESSAGES, "{msg}");
-    assert_eq!(counter(&r, "messages_duplicated"), 0, "{msg}");
-    assert_eq!(counter(&r, "messages_lost"), 0, "{msg}");
+    let acc = &r.accounting.total;
+    assert_eq!(
+        (acc.duplicated, acc.lost, acc.reordered),
+        (0, 0, 0),
+        "{msg}"
+    );
+    assert_eq!(acc.sent, acc.delivered, "{msg}");
+    // 3 + 5 (outage, to the 5 cut sessions) + 2 messages per sender, 10 users.
+    assert_eq!(acc.sent, 10 * 3 + 5 * 5 + 10 * 2, "{msg}");
     // 5 cut-and-resume plus 10 resumptions while the old stream was open.
     let resume = &r.ops["resume"];
     assert_eq!((resume.count, resume.errors), (15, 0), "{msg}");
@@ -49,11 +48,7 @@ fn sm_suite_passes_on_managed_ejabberd() {
 
 /// Runs the SM suite against a violating target: exit 1 and `failing` fails with evidence.
 fn violated(target: &str, failing: &str) -> RunReport {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = run(SUITE, target, dir.path());
-    let msg = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{msg}");
-    let r = report(dir.path());
+    let (r, msg, _dir) = run_expecting(SUITE, target, 1);
     assert_eq!(verdict(&r, failing), Verdict::Fail, "{failing}: {msg}");
     let v = r
         .verdicts
@@ -84,7 +79,7 @@ fn sm_checks_fail_without_prosody_smacks() {
         }
     }
     // Nobody was cut, so the partners' messages were simply delivered.
-    assert_eq!(counter(&r, "messages_lost"), 0);
+    assert_eq!(r.accounting.total.lost, 0);
 }
 
 /// A resumption after the server's timeout fails; the messages sent during the outage then
@@ -102,7 +97,7 @@ fn resume_fails_after_timeout(target: &str) {
     assert!(actual.contains("max='1'"), "{actual}");
     assert_eq!(verdict(&r, RETRANSMIT), Verdict::Impossible);
     assert_eq!(counter(&r, "sm_delivered_without_resume"), OUTAGE_MESSAGES);
-    assert_eq!(counter(&r, "bounced") + counter(&r, "messages_lost"), 0);
+    assert_eq!(counter(&r, "bounced") + r.accounting.total.lost, 0);
     assert_eq!(r.ops["resume"].errors, 5);
 }
 

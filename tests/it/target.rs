@@ -40,6 +40,7 @@ fn skip_reason(kind: ServerKind) -> Option<String> {
     let program = match kind {
         ServerKind::Prosody => "prosody",
         ServerKind::Ejabberd => "ejabberdctl",
+        ServerKind::Kamailio => "kamailio",
     };
     if !installed(program) {
         return Some(format!(

@@ -2,16 +2,12 @@
 //! checks that no server setting can break are shown failing on recorded bytes in
 //! `src/checks/oracle_tests.rs`.
 
-use crate::common::{report, run, text, verdict};
+use crate::common::{run_expecting, verdict};
 use impress::checks::Verdict;
 
 /// Runs the mini suite against a violating target and asserts exit 1 and the failures.
 fn violated(target: &str, failing: &[&str]) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = run("tests/it/data/mini.toml", target, dir.path());
-    let msg = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{msg}");
-    let r = report(dir.path());
+    let (r, msg, dir) = run_expecting("tests/it/data/mini.toml", target, 1);
     for id in failing {
         assert_eq!(
             verdict(&r, id),

@@ -20,14 +20,37 @@ macro_rules! check {
 }
 
 mod base;
+mod carbons;
+mod forking;
+mod muc;
+mod offline;
+mod sip;
+mod sip_proxy;
 mod sm;
 
 pub use base::*;
+pub use carbons::*;
+pub use forking::*;
+pub use muc::*;
+pub use offline::*;
+pub use sip::*;
+pub use sip_proxy::*;
 pub use sm::*;
 
 /// Every check impress knows, in report order.
-pub static CATALOGUE: LazyLock<Vec<&'static CheckDef>> =
-    LazyLock::new(|| [ALL_BASE, ALL_SM].concat());
+pub static CATALOGUE: LazyLock<Vec<&'static CheckDef>> = LazyLock::new(|| {
+    [
+        ALL_BASE,
+        ALL_FORKING,
+        ALL_CARBONS,
+        ALL_SM,
+        ALL_OFFLINE,
+        ALL_MUC,
+        ALL_SIP,
+        ALL_SIP_PROXY,
+    ]
+    .concat()
+});
 
 /// Looks a check up by id.
 pub fn find(id: &str) -> Option<&'static CheckDef> {

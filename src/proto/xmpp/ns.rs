@@ -29,6 +29,8 @@ pub const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
 pub const SM: &str = "urn:xmpp:sm:3";
 /// Message Carbons, version 2 (XEP-0280).
 pub const CARBONS: &str = "urn:xmpp:carbons:2";
+/// Message Processing Hints (XEP-0334).
+pub const HINTS: &str = "urn:xmpp:hints";
 /// Stanza Forwarding (XEP-0297).
 pub const FORWARD: &str = "urn:xmpp:forward:0";
 /// Delayed Delivery (XEP-0203).
