@@ -391,7 +391,7 @@ async fn settings(
 ) -> Result<Settings, String> {
     let addr = match (&target.endpoint, server) {
         (_, Some(s)) => s.addr(),
-        (Endpoint::External { host, port }, None) => resolve(host, *port).await?,
+        (Endpoint::External { host, port, .. }, None) => resolve(host, *port).await?,
         (Endpoint::Managed(_), None) => return Err("managed server missing".into()),
     };
     let sources = crate::transport::SourceAddrs::new(target.source_addresses.clone());

@@ -121,8 +121,19 @@ pub async fn settings(
     let t = &plan.target;
     let (addr, tls_addr) = match (server.and_then(ManagedServer::sip), &t.endpoint) {
         (Some(ep), _) => (ep.udp, ep.tls),
-        (None, Endpoint::External { host, port }) => {
-            (crate::run::resolve(host, *port).await?, None)
+        (
+            None,
+            Endpoint::External {
+                host,
+                port,
+                sip_tls_port,
+            },
+        ) => {
+            let tls = match sip_tls_port {
+                Some(p) => Some(crate::run::resolve(host, *p).await?),
+                None => None,
+            };
+            (crate::run::resolve(host, *port).await?, tls)
         }
         (None, Endpoint::Managed(_)) => return Err("managed SIP server missing".into()),
     };

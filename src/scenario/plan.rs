@@ -20,8 +20,10 @@ pub enum Endpoint {
     External {
         /// Host name or address.
         host: String,
-        /// c2s port.
+        /// c2s port (SIP: UDP and TCP).
         port: u16,
+        /// SIP over TLS port, if any.
+        sip_tls_port: Option<u16>,
     },
 }
 
@@ -394,6 +396,7 @@ fn resolve_target_file(path: &Path, f: TargetFile) -> Result<TargetPlan, Error> 
         endpoint: Endpoint::External {
             host: node.host.clone(),
             port: node.port,
+            sip_tls_port: node.sip_tls_port,
         },
         tls,
         pattern: f.accounts.pattern.clone(),

@@ -53,6 +53,9 @@ pub struct Node {
     /// too), to hold more sessions than one address has ephemeral ports.
     #[serde(default)]
     pub source_addresses: Option<String>,
+    /// SIP targets: the SIP-over-TLS port (`port` serves UDP and TCP).
+    #[serde(default)]
+    pub sip_tls_port: Option<u16>,
 }
 
 fn default_port() -> u16 {

@@ -156,3 +156,55 @@ fn dialog_and_etag_probes_fail_without_presence() {
         ],
     );
 }
+
+/// An external SIP deployment over TLS, described by a target file (`sip_tls_port`,
+/// `[tls] ca_file`): the certificate is verified and the devices register and message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_sip_target_over_tls() {
+    use impress::target::{ManagedServer, ManagedSpec, ServerKind};
+    let server = ManagedServer::start(&ManagedSpec::new(ServerKind::Kamailio))
+        .await
+        .expect("start kamailio");
+    server
+        .provision("ext", 2, "ext-pw-1")
+        .await
+        .expect("provision");
+    let tls = server.sip().and_then(|s| s.tls).expect("a TLS listener");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let suite = dir.path().join("suite.toml");
+    std::fs::write(
+        &suite,
+        "name = \"external tls\"\nchecks = [\"sip/rfc3261/10.3-contacts-with-expires\", \
+         \"sip/rfc3261/16.6-body-unmodified\"]\n[[fleet]]\nname = \"f\"\nprotocol = \"sip\"\n\
+         transport = \"tls\"\nusers = 2\naccount = \"ext{n}\"\n[[step]]\ndo = \"sip-register\"\n\
+         [[step]]\ndo = \"sip-message\"\n[[step]]\ndo = \"sip-unregister\"\n",
+    )
+    .expect("write suite");
+    let target = dir.path().join("target.toml");
+    let t = format!(
+        "name = \"external sip\"\ndomain = \"{}\"\n[[node]]\nhost = \"127.0.0.1\"\nport = {}\n\
+         sip_tls_port = {}\n[tls]\nca_file = {:?}\n[accounts]\npassword = \"ext-pw-1\"\n",
+        server.domain(),
+        server.addr().port(),
+        tls.port(),
+        server.ca_file().display().to_string()
+    );
+    std::fs::write(&target, t).expect("write target");
+    let out_dir = dir.path().join("report");
+    let args = [
+        "run".to_string(),
+        suite.display().to_string(),
+        "--target".into(),
+        target.display().to_string(),
+        "--out".into(),
+        out_dir.display().to_string(),
+    ];
+    let out = tokio::task::block_in_place(|| {
+        impress(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    });
+    server.stop().await.expect("stop");
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{msg}");
+    let r = report(&out_dir);
+    assert_eq!(r.accounting.total.delivered, 2, "{msg}");
+}
