@@ -4,8 +4,8 @@
 //! watches its token here (which sessions must get which copy), waits, and takes what
 //! arrived. The ledger also remembers which sessions enabled or disabled carbons.
 
+use super::tracker::wait_until;
 use crate::checks::oracle_carbons::CopySeen;
-use crate::clock;
 use crate::events::Events;
 use crate::proto::xmpp::Element;
 use crate::proto::xmpp::carbons::Direction;
@@ -98,20 +98,7 @@ impl CarbonLedger {
     /// Waits until every wanted copy of `tokens` (all watched with `waker`) arrived or
     /// `deadline` passes.
     pub async fn wait(&self, tokens: &[String], deadline: Instant, waker: &Notify) {
-        loop {
-            let notified = waker.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.all_complete(tokens) || clock::now() >= deadline {
-                return;
-            }
-            if tokio::time::timeout_at(deadline.into(), notified)
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
+        wait_until(waker, deadline, || self.all_complete(tokens)).await;
     }
 
     fn all_complete(&self, tokens: &[String]) -> bool {
@@ -176,7 +163,7 @@ mod tests {
         let sender: Jid = "u2@example.test/desktop".parse().expect("jid");
         let waker = Arc::new(Notify::new());
         let token = t.token();
-        let now = clock::now();
+        let now = crate::clock::now();
         let addressee = Expect::All(vec!["u1/desktop".into()]);
         t.expect(&token, Op::Message, now, &sender, addressee, &waker);
         let want = vec![("u1/mobile".to_string(), Direction::Received)];

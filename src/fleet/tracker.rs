@@ -195,20 +195,7 @@ impl Tracker {
     /// Waits until every token (all registered with `waker`) is complete or `deadline`
     /// passes.
     pub async fn wait(&self, tokens: &[String], deadline: Instant, waker: &Notify) {
-        loop {
-            let notified = waker.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.all_complete(tokens) || clock::now() >= deadline {
-                return;
-            }
-            if tokio::time::timeout_at(deadline.into(), notified)
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
+        wait_until(waker, deadline, || self.all_complete(tokens)).await;
     }
 
     fn all_complete(&self, tokens: &[String]) -> bool {
@@ -356,6 +343,25 @@ impl Tracker {
         drop(p);
         waker.notify_waiters();
         true
+    }
+}
+
+/// Waits until `done()` holds or `deadline` passes, re-checking whenever `waker` is
+/// notified (the notification is armed before each check, so none is missed).
+pub(crate) async fn wait_until(waker: &Notify, deadline: Instant, done: impl Fn() -> bool) {
+    loop {
+        let notified = waker.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if done() || clock::now() >= deadline {
+            return;
+        }
+        if tokio::time::timeout_at(deadline.into(), notified)
+            .await
+            .is_err()
+        {
+            return;
+        }
     }
 }
 

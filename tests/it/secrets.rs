@@ -27,6 +27,25 @@ do = "login"
 do = "ping"
 "#;
 
+/// Asserts that no `forbidden` string is in `output` or any file of `dir`; returns how many
+/// places were read.
+fn assert_absent(output: String, dir: &Path, forbidden: &[String]) -> usize {
+    let mut places = vec![("stdout and stderr".to_owned(), output)];
+    for f in std::fs::read_dir(dir).expect("report dir").flatten() {
+        let bytes = std::fs::read(f.path()).expect("read report file");
+        places.push((
+            f.path().display().to_string(),
+            String::from_utf8_lossy(&bytes).into(),
+        ));
+    }
+    for (place, body) in &places {
+        for secret in forbidden {
+            assert!(!body.contains(secret), "{place} contains {secret:?}");
+        }
+    }
+    places.len()
+}
+
 /// Every form in which the password could leak.
 fn forbidden() -> Vec<String> {
     let mut v = vec![PASSWORD.to_owned(), B64.encode(PASSWORD)];
@@ -72,23 +91,11 @@ fn run_and_grep(server: &ManagedServer, dir: &Path, tls: &str, mechanism: &str) 
         json.contains(&format!("mechanism='{mechanism}'")),
         "the run must use {mechanism}"
     );
-    let mut places = vec![("stdout and stderr".to_owned(), all)];
-    for f in std::fs::read_dir(&out_dir).expect("report dir").flatten() {
-        let bytes = std::fs::read(f.path()).expect("read report file");
-        places.push((
-            f.path().display().to_string(),
-            String::from_utf8_lossy(&bytes).into(),
-        ));
-    }
-    for (place, body) in &places {
-        for secret in forbidden() {
-            assert!(!body.contains(&secret), "{place} contains {secret:?}");
-        }
-    }
+    let places = assert_absent(all, &out_dir, &forbidden());
     eprintln!(
         "{mechanism}: ran in {:?}; checked {} outputs, {} bytes of stderr",
         t0.elapsed(),
-        places.len(),
+        places,
         out.stderr.len()
     );
 }
@@ -212,17 +219,5 @@ async fn sip_password_never_leaks() {
         let ha1 = Md5::digest(format!("{user}:{domain}:{PASSWORD}"));
         forbidden.push(ha1.iter().map(|b| format!("{b:02x}")).collect());
     }
-    let mut places = vec![("stdout and stderr".to_owned(), all)];
-    for f in std::fs::read_dir(&out_dir).expect("report dir").flatten() {
-        let bytes = std::fs::read(f.path()).expect("read report file");
-        places.push((
-            f.path().display().to_string(),
-            String::from_utf8_lossy(&bytes).into(),
-        ));
-    }
-    for (place, body) in &places {
-        for secret in &forbidden {
-            assert!(!body.contains(secret), "{place} contains {secret:?}");
-        }
-    }
+    assert_absent(all, &out_dir, &forbidden);
 }
