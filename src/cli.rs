@@ -42,6 +42,28 @@ pub enum Command {
         /// default) or a target file. A suite with only SIP fleets takes `--target`.
         #[arg(long, value_name = "TARGET")]
         sip_target: Option<String>,
+        /// Run only slice I of N of every fleet (users dealt to slices by adjacent pairs,
+        /// open-model rates divided by N), for `impress merge` to add up.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<crate::shard::Shard>,
+        /// Begin the first step at TIME (after the target is up): RFC 3339, Unix seconds,
+        /// or `+10s`, so that the N shards of a run start together.
+        #[arg(long, value_name = "TIME", value_parser = start_at)]
+        start_at: Option<std::time::SystemTime>,
+    },
+    /// Add the report directories of the shards of one run (`run --shard I/N`) into the
+    /// report one generator would have written. Exits like a run: 0 passed, 1 failed,
+    /// 3 invalid; 2 if the reports cannot be read or are not the shards of one run.
+    Merge {
+        /// The shards' report directories.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Merged report directory.
+        #[arg(long, default_value = "impress-report")]
+        out: PathBuf,
+        /// Do not print the summary.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Compare a run against a baseline: verdict and latency changes. Exits 1 on a
     /// regression, 2 if a report cannot be read.
@@ -63,11 +85,12 @@ pub enum Command {
         target: Option<String>,
     },
     /// Start a managed server on its own and keep it running until SIGINT/SIGTERM, so
-    /// other load generators (Tsung) and impress runs hit the same instance. Provisions
+    /// other load generators (Tsung, SIPp) and impress runs hit the same instance. Provisions
     /// `<PREFIX>1` … `<PREFIX>N` with a random password written to a 0600 file, and writes the
     /// info file (JSON) with, beside it, the password, CA and impress target files.
     Serve {
-        /// `managed:prosody`, `managed:ejabberd`, or a target file with `[managed]`.
+        /// `managed:prosody`, `managed:ejabberd`, `managed:kamailio`, or a target file with
+        /// `[managed]`.
         #[arg(default_value = "managed:prosody")]
         target: String,
         /// Accounts to provision.
@@ -127,6 +150,11 @@ fn percent(s: &str) -> Result<f64, String> {
         Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
         _ => Err(format!("`{s}` is not a percentage (a number >= 0)")),
     }
+}
+
+/// `--start-at`, against the clock now.
+fn start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    crate::shard::parse_start_at(s, crate::clock::wall())
 }
 
 /// A seed HA login profile by name.

@@ -66,6 +66,8 @@ pub struct Collector {
     series: SeriesRecorder,
     timeline: Vec<TimelineEvent>,
     accounting: Accounting,
+    recovery: Vec<crate::metrics::recovery::RecoveryReport>,
+    calibration: Vec<crate::report::model::CalibrationReport>,
 }
 
 impl Collector {
@@ -82,6 +84,8 @@ impl Collector {
             series: SeriesRecorder::new(interval),
             timeline: Vec::new(),
             accounting: Accounting::default(),
+            recovery: Vec::new(),
+            calibration: Vec::new(),
         }
     }
 
@@ -123,6 +127,7 @@ impl Collector {
 
     /// What the run has recorded so far, as of `now`.
     pub fn snapshot(&self, now: Instant) -> Snapshot {
+        let since_start = now.saturating_duration_since(self.start);
         let mut verdicts = BTreeMap::new();
         for agg in self.verdicts.values() {
             *verdicts.entry(agg.worst.verdict.as_str()).or_default() += 1;
@@ -137,6 +142,11 @@ impl Collector {
                 .map(|(op, r)| (op.name(), r.summary()))
                 .collect(),
             verdicts,
+            recent_p99_us: self
+                .response
+                .iter()
+                .map(|(op, r)| (op.name(), r.recent_p99(since_start)))
+                .collect(),
         }
     }
 
@@ -187,6 +197,8 @@ impl Collector {
                 }
             }
             Event::Accounted(a) => self.accounting.record(*a),
+            Event::Recovery(r) => self.recovery.push(*r),
+            Event::Calibration(c) => self.calibration.push(*c),
             Event::Error { subject, message } => {
                 *self.counters.entry("errors".to_string()).or_default() += 1;
                 if self.errors.len() < MAX_ERRORS {
@@ -268,6 +280,8 @@ impl Collector {
             errors: self.errors,
             timeline: self.timeline,
             accounting: self.accounting,
+            recovery: self.recovery,
+            calibration: self.calibration,
         };
         RunOutput {
             report,
@@ -288,9 +302,25 @@ impl Collector {
             v.expected_failure.is_none() && matches!(v.verdict, Verdict::Fail | Verdict::Error)
         });
         let op_errors: u64 = self.response.values().map(|r| r.summary().errors).sum();
+        // A failover run loses operations by design while nodes are down; its recovery
+        // verdicts judge it instead of the failed-operation count.
+        let unrecovered = self
+            .recovery
+            .iter()
+            .find(|r| r.verdict == crate::metrics::recovery::RecoveryVerdict::Fail);
+        // A calibration pushes logins past the knee on purpose: its table reports them.
+        let op_errors = if self.recovery.is_empty() && self.calibration.is_empty() {
+            op_errors
+        } else {
+            0
+        };
         match (invalid, failed, op_errors) {
             (Some(why), _, _) => (RunStatus::Invalid, Some(why)),
             (None, true, _) => (RunStatus::Failed, None),
+            (None, false, _) if unrecovered.is_some() => (
+                RunStatus::Failed,
+                unrecovered.map(|r| format!("recovery failed in step {}: {}", r.step, r.reason)),
+            ),
             (None, false, n) if n > 0 => (
                 RunStatus::Failed,
                 Some(format!("{n} operations failed (see errors)")),

@@ -57,6 +57,10 @@ pub enum Event {
     },
     /// One recipient's account of one judged message (sent, delivered, lost, ...).
     Accounted(Box<Accounted>),
+    /// The recovery of one failover step, summarised by the step.
+    Recovery(Box<crate::metrics::recovery::RecoveryReport>),
+    /// The login-rate calibration of one `calibrate-login` step, summarised by the step.
+    Calibration(Box<crate::report::model::CalibrationReport>),
     /// A harness or network error worth listing in the report.
     Error {
         /// Who hit it.

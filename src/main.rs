@@ -42,6 +42,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             quiet,
             metrics_listen,
             sip_target,
+            shard,
+            start_at,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
             let args = RunArgs {
@@ -51,10 +53,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 quiet,
                 metrics_listen,
                 sip_target,
+                shard,
+                start_at,
             };
             let (_, code) = rt.block_on(impress::run::run(&args))?;
             Ok(code)
         }
+        Command::Merge { dirs, out, quiet } => Ok(impress::report::merge::run(&dirs, &out, quiet)?),
         Command::Compare {
             old,
             new,
@@ -87,8 +92,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(rt.block_on(impress::serve::serve(&args))?)
         }
         Command::Validate { suite, target } => {
-            impress::scenario::load_suite(&suite)?;
-            impress::scenario::load_target(target.as_deref())?;
+            let s = impress::scenario::load_suite(&suite)?;
+            let t = impress::scenario::load_target(target.as_deref())?;
+            impress::scenario::suite_failover::check_target(&s, &t).map_err(|message| {
+                Error::Config {
+                    path: suite.clone(),
+                    message,
+                }
+            })?;
             let _ = writeln!(std::io::stdout(), "{}: ok", suite.display());
             Ok(EXIT_OK)
         }

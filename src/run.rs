@@ -8,6 +8,7 @@ use crate::collector::Collector;
 use crate::error::{EXIT_ABORTED, EXIT_CHECKS_FAILED, EXIT_INVALID, EXIT_OK, Error};
 use crate::events::Events;
 use crate::exporter::Exporter;
+use crate::fault::control;
 use crate::fleet::{self, Ctx, User};
 use crate::proto::xmpp::FramerConfig;
 use crate::proto::xmpp::sasl::SaltedPasswordCache;
@@ -18,14 +19,14 @@ use crate::scenario::suite::{Protocol, Suite};
 use crate::scenario::target::TlsMode;
 use crate::scenario::{Endpoint, Secret, TargetPlan, load_suite, load_target, selected_checks};
 use crate::session::Settings;
-use crate::target::{ManagedServer, ServerKind};
+use crate::target::{Deployment, ManagedServer, ServerKind};
 use crate::transport::{TlsSettings, client_config};
 use crate::{clock, fleet::Tracker};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Instant, UNIX_EPOCH};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// What `impress run` was asked to do.
@@ -43,22 +44,48 @@ pub struct RunArgs {
     pub metrics_listen: Option<SocketAddr>,
     /// `--sip-target` of a suite with XMPP and SIP fleets (default `managed:kamailio`).
     pub sip_target: Option<String>,
+    /// `--shard I/N`: run only this slice of every fleet.
+    pub shard: Option<crate::shard::Shard>,
+    /// `--start-at`: begin the first step at this wall time.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// Runs a suite; returns the exit code. Errors are usage errors (exit 2) or a report that
 /// could not be written.
 pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
-    let suite = load_suite(&args.suite)?;
+    let mut suite = load_suite(&args.suite)?;
+    if let Some(s) = args.shard {
+        s.prepare(&mut suite).map_err(|message| Error::Config {
+            path: args.suite.clone(),
+            message: format!("--shard {s}: {message}"),
+        })?;
+    }
     let main_arg =
         run_sip::main_target_arg(&suite, args.target.as_deref(), args.sip_target.as_deref())?;
     let target = load_target(main_arg)?;
     let sip = run_sip::plan(&suite, &target, args.sip_target.as_deref())?;
-    let users = fleet::build_users(&suite, &target.pattern, &target.domain).map_err(|message| {
+    crate::scenario::suite_failover::check_target(&suite, &target).map_err(|message| {
         Error::Config {
             path: args.suite.clone(),
             message,
         }
     })?;
+    let mut users =
+        fleet::build_users(&suite, &target.pattern, &target.domain).map_err(|message| {
+            Error::Config {
+                path: args.suite.clone(),
+                message,
+            }
+        })?;
+    // Fleets with a `deployment` live on that node (a federation: in its domain).
+    let domains = fleet::intercluster::node_domains(&target);
+    fleet::intercluster::place(&suite, &mut users, &domains).map_err(|message| Error::Config {
+        path: args.suite.clone(),
+        message,
+    })?;
+    if let Some(s) = args.shard {
+        users = s.select(users).map_err(Error::Usage)?;
+    }
     crate::preflight::check_run(&target, &users)?;
     let mut expect = expectations(&target)?;
     if let Some(p) = sip.as_ref().filter(|p| !p.shared) {
@@ -66,6 +93,8 @@ pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
     }
     let checks = selected_checks(&suite);
     let mut meta = meta(args, &suite, &target, &users);
+    let interval = suite.report.interval();
+    crate::shard::stamp(&mut meta, args.shard, args.start_at, interval);
     if let Some(p) = sip.as_ref().filter(|p| !p.shared) {
         meta.target = format!("{} + {}", meta.target, p.target.label);
         if let Some(v) = managed_version(&p.target) {
@@ -83,15 +112,20 @@ pub async fn run(args: &RunArgs) -> Result<(RunOutput, i32), Error> {
     // Listening from here on replaces the default action (death), so a signal during
     // start-up still stops the managed target and writes the report.
     let signals = Signals::listen();
-    let start = clock::now();
-    let (events, collector) = Collector::spawn(start, Duration::from_secs(1));
+    let start = crate::shard::origin(clock::now(), clock::wall(), args.start_at);
+    let (events, collector) = Collector::spawn(start, interval);
     let exporter = match listener {
         Some(l) => Some(exporter(l, &collector, args.quiet)?),
         None => None,
     };
-    let invalid = execute(&suite, &target, sip.as_ref(), users, events, signals)
+    let progress = crate::progress::Progress::start(collector.live(), args.quiet);
+    let begin = args.start_at.map(|_| start);
+    let invalid = execute(&suite, &target, sip.as_ref(), users, events, signals, begin)
         .await
         .err();
+    if let Some(p) = progress {
+        p.finish();
+    }
     if let Some(why) = &invalid {
         tracing::warn!("run invalid: {why}");
     }
@@ -169,6 +203,7 @@ fn meta(args: &RunArgs, suite: &Suite, target: &TargetPlan, users: &[User]) -> R
         sessions: users.iter().map(|u| u.resources.len()).sum(),
         machine: machine(),
         target_version: managed_version(target),
+        ..RunMeta::default()
     }
 }
 
@@ -225,6 +260,7 @@ async fn execute(
     users: Vec<User>,
     events: Events,
     mut signals: Signals,
+    begin: Option<Instant>,
 ) -> Result<(), String> {
     let (servers, password) = tokio::select! {
         r = start_targets(target, sip, suite) => r?,
@@ -234,31 +270,47 @@ async fn execute(
         }
     };
     let result = tokio::select! {
-        r = play(suite, target, sip, users, events, &servers, password) => r,
+        r = async {
+            // With --start-at, every shard begins its first step at the agreed instant.
+            let late = match begin {
+                Some(at) => crate::shard::wait_for_start(at, &events).await,
+                None => None,
+            };
+            let r = play(suite, target, sip, users, events, &servers, password).await;
+            r.and_then(|()| late.map_or(Ok(()), Err))
+        } => r,
         s = signals.recv() => Err(format!(
             "interrupted by {s}: the report holds what was recorded until then"
         )),
     };
-    let pids = servers.all().flat_map(ManagedServer::process_ids).collect();
-    signals.abort_on_next(pids);
-    for s in [servers.main, servers.sip].into_iter().flatten() {
-        if let Err(e) = s.stop().await {
-            tracing::warn!("stopping the managed server: {e}");
-        }
+    signals.abort_on_next(servers.process_ids());
+    if let Some(d) = servers.main
+        && let Err(e) = d.stop().await
+    {
+        tracing::warn!("stopping the managed deployment: {e}");
+    }
+    if let Some(s) = servers.sip
+        && let Err(e) = s.stop().await
+    {
+        tracing::warn!("stopping the managed server: {e}");
     }
     result
 }
 
-/// The managed servers of a run: the main target's and a separate SIP one.
+/// The managed servers of a run: the main target's deployment (one or more nodes) and a
+/// separate SIP server.
 #[derive(Default)]
 struct Servers {
-    main: Option<ManagedServer>,
+    main: Option<Deployment>,
     sip: Option<ManagedServer>,
 }
 
 impl Servers {
-    fn all(&self) -> impl Iterator<Item = &ManagedServer> {
-        self.main.iter().chain(self.sip.iter())
+    /// Every process of both, for an abort that cannot wait for a graceful stop.
+    fn process_ids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.main.iter().flat_map(Deployment::process_ids).collect();
+        pids.extend(self.sip.iter().flat_map(ManagedServer::process_ids));
+        pids
     }
 }
 
@@ -287,17 +339,19 @@ async fn start_targets(
 async fn start_target(
     target: &TargetPlan,
     suite: &Suite,
-) -> Result<(Option<ManagedServer>, Secret), String> {
+) -> Result<(Option<Deployment>, Secret), String> {
     let Endpoint::Managed(spec) = &target.endpoint else {
         let pw = target.password.clone().unwrap_or_else(|| Secret::new(""));
         return Ok((None, pw));
     };
-    let server = ManagedServer::start(spec).await.map_err(|e| {
-        format!(
-            "target unavailable: managed {} did not start: {e}",
-            spec.kind.name()
-        )
-    })?;
+    let server = Deployment::start(spec, target.layout, target.layout_nodes)
+        .await
+        .map_err(|e| {
+            format!(
+                "target unavailable: managed {} did not start: {e}",
+                spec.kind.name()
+            )
+        })?;
     let password = Secret::random();
     let sip_server = spec.kind == ServerKind::Kamailio;
     for (prefix, count) in accounts(suite, &target.pattern, sip_server)? {
@@ -351,13 +405,25 @@ async fn play(
     suite: &Suite,
     target: &TargetPlan,
     sip: Option<&SipPlan>,
-    users: Vec<User>,
+    mut users: Vec<User>,
     events: Events,
     servers: &Servers,
     password: Secret,
 ) -> Result<(), String> {
-    let server = servers.main.as_ref();
-    let settings = settings(suite, target, server).await?;
+    // Node 0's server for TLS and SIP; failover steps reach every node (`fault::control`).
+    let server = servers.main.as_ref().map(|d| d.server(0));
+    let mut settings = settings(suite, target, server).await?;
+    let (nodes, requests) = failover_nodes(suite, target, servers.main.as_ref()).await?;
+    if !nodes.is_empty() {
+        settings.nodes = nodes.client_addrs();
+        settings.addr = settings.nodes[0];
+    }
+    settings.domains = fleet::intercluster::node_domains(target);
+    for u in &mut users {
+        let placed = target.placement.node_of(u.gid, settings.nodes.len());
+        u.node = fleet::intercluster::pinned(suite, u).unwrap_or(placed);
+    }
+    let nodes = Arc::new(nodes);
     let sip = match sip {
         Some(p) => {
             let s = if p.shared {
@@ -377,11 +443,40 @@ async fn play(
         password,
         first_connect_error: Mutex::new(None),
         sip,
+        nodes: nodes.clone(),
     });
-    fleet::run(suite, ctx, users)
-        .await
-        .map(|_| ())
-        .map_err(|i| i.0)
+    let run = fleet::run(suite, ctx, users);
+    // Process faults on a managed deployment are applied by this task, which owns it.
+    let result = match servers.main.as_ref() {
+        Some(d) => tokio::select! {
+            r = run => r,
+            () = async {
+                control::serve(requests, d).await;
+                std::future::pending::<()>().await
+            } => unreachable!("serving fault requests never ends first"),
+        },
+        None => run.await,
+    };
+    nodes.stop().await;
+    result.map(|_| ()).map_err(|i| i.0)
+}
+
+/// The target's nodes for failover steps: their proxies when the suite has proxy faults,
+/// and a channel to the deployment for process faults. Fault steps naming a node that
+/// does not exist or cannot do their action make the run invalid before it starts.
+async fn failover_nodes(
+    suite: &Suite,
+    target: &TargetPlan,
+    deployment: Option<&Deployment>,
+) -> Result<(control::Nodes, control::Requests), String> {
+    use crate::scenario::suite_failover::{check_nodes, needs_proxies};
+    let specs = control::node_specs(target, deployment).await?;
+    let (remote, requests) = control::remote();
+    let procs = deployment.map(|_| Arc::new(remote) as Arc<dyn control::NodeProcesses>);
+    let nodes = control::Nodes::start(specs, needs_proxies(&suite.steps), procs).await?;
+    check_nodes(&suite.steps, nodes.len(), |i, a| nodes.can(i, a))
+        .map_err(|e| format!("{}: {e}", target.label))?;
+    Ok((nodes, requests))
 }
 
 async fn settings(
@@ -423,6 +518,8 @@ async fn settings(
         inbox_cap: suite.limits.inbox_stanzas.max(1),
         sasl_cache: Arc::new(SaltedPasswordCache::new()),
         sources,
+        nodes: vec![addr],
+        domains: Vec::new(),
     })
 }
 

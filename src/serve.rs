@@ -10,13 +10,18 @@
 //! - `<stem>.json` itself, last (its appearance means "ready"): address, domain, account
 //!   scheme, the paths above, the server's PIDs.
 //!
+//! For managed Kamailio (SIP) `port` serves UDP and TCP, the info file's `sip` object names
+//! the UDP, TCP and TLS ports, the target file carries `sip_tls_port` (TLS verified against
+//! the CA) and the plaintext one leaves it out; the accounts are SIP digest subscribers, so
+//! SIPp and impress can register the same users on one instance.
+//!
 //! It then waits for SIGINT or SIGTERM, removes those files, and stops the server by PID. A
 //! second signal during the stop kills the server at once (exit 130). If the server dies on
 //! its own, serve removes the files and exits 3.
 
 use crate::error::{EXIT_ABORTED, EXIT_INVALID, EXIT_OK, Error};
 use crate::scenario::{Endpoint, Secret, load_target};
-use crate::target::{ManagedServer, ServerKind};
+use crate::target::ManagedServer;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,7 +30,8 @@ use tokio::signal::unix::{SignalKind, signal};
 /// What `impress serve` was asked to do.
 #[derive(Debug, Clone)]
 pub struct ServeArgs {
-    /// `managed:prosody`, `managed:ejabberd`, or a target file with `[managed]`.
+    /// `managed:prosody`, `managed:ejabberd`, `managed:kamailio`, or a target file with
+    /// `[managed]`.
     pub target: String,
     /// Accounts to provision.
     pub accounts: usize,
@@ -104,16 +110,11 @@ pub async fn serve(args: &ServeArgs) -> Result<i32, Error> {
     let target = load_target(Some(&args.target))?;
     let Endpoint::Managed(spec) = &target.endpoint else {
         return Err(Error::Usage(format!(
-            "serve {}: needs a managed target (managed:prosody, managed:ejabberd, or a target \
-             file with [managed])",
+            "serve {}: needs a managed target (managed:prosody, managed:ejabberd, \
+             managed:kamailio, or a target file with [managed])",
             args.target
         )));
     };
-    if spec.kind == ServerKind::Kamailio {
-        return Err(Error::Usage(
-            "serve: only XMPP servers (prosody, ejabberd) for now".into(),
-        ));
-    }
     let files = ServeFiles::beside(&args.info)?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Target(e.to_string()))?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Target(e.to_string()))?;
@@ -182,16 +183,25 @@ pub fn target_file(server: &ManagedServer, pattern: &str, files: &ServeFiles, tl
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let security = if tls {
-        format!("mode = \"starttls\"\nca_file = \"{}\"\n", name(&files.ca))
-    } else {
-        "mode = \"plaintext\"\nallow_plain = true\n".to_string()
+    let ca = format!("ca_file = \"{}\"\n", name(&files.ca));
+    let (node_extra, security) = match server.sip() {
+        // SIP: the fleet's `transport` picks UDP/TCP (`port`) or TLS (`sip_tls_port`); the
+        // plaintext file names no TLS port: it is for UDP and TCP fleets only.
+        Some(sip) => match sip.tls.filter(|_| tls) {
+            Some(t) => (format!("sip_tls_port = {}\n", t.port()), ca),
+            None => (String::new(), ca),
+        },
+        None if tls => (String::new(), format!("mode = \"starttls\"\n{ca}")),
+        None => (
+            String::new(),
+            "mode = \"plaintext\"\nallow_plain = true\n".to_string(),
+        ),
     };
     format!(
         "# Written by `impress serve` for managed {kind} (PID {pid}); removed when it stops.\n\
          name = \"serve: managed {kind}{plain}\"\n\
          domain = \"{domain}\"\n\n\
-         [[node]]\nhost = \"{host}\"\nport = {port}\n\n\
+         [[node]]\nhost = \"{host}\"\nport = {port}\n{node_extra}\n\
          [tls]\n{security}\n\
          [accounts]\npattern = \"{pattern}\"\npassword_file = \"{password}\"\n",
         kind = server.kind(),
@@ -225,6 +235,11 @@ fn info_json(server: &ManagedServer, args: &ServeArgs, files: &ServeFiles) -> se
         "pids": server.process_ids(),
         "server_dir": path(server.dir()),
         "impress_pid": std::process::id(),
+        "sip": server.sip().map(|sip| serde_json::json!({
+            "udp_port": sip.udp.port(),
+            "tcp_port": sip.tcp.port(),
+            "tls_port": sip.tls.map(|t| t.port()),
+        })),
     })
 }
 

@@ -10,6 +10,8 @@
 //!   by a [`DropRule`]; everything else passes byte-identical.
 //! - [`ProxyStats`]: connections, bytes each way, messages seen and dropped (with ids),
 //!   and the mode timeline.
+//! - [`control`]: the fault steps of failover suites acting on a target's nodes (process
+//!   signals or shell hooks, and one proxy per node).
 //!
 //! ```no_run
 //! # async fn demo(node: std::net::SocketAddr) -> Result<(), impress::fault::FaultError> {
@@ -30,6 +32,7 @@
 //! ```
 
 mod conn;
+pub mod control;
 mod filter;
 mod mode;
 mod proxy;

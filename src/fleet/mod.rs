@@ -2,9 +2,13 @@
 //! over all of them. Every step runs on all selected users at once and ends with a
 //! barrier; a step's intended start time anchors every latency it records.
 
+mod calibrate;
 pub mod carbon_ledger;
 mod carbons_steps;
+mod failover;
+mod failover_user;
 mod forking_steps;
+pub mod intercluster;
 mod load;
 mod muc_probe;
 mod muc_room;
@@ -49,6 +53,8 @@ pub struct Ctx {
     pub first_connect_error: Mutex<Option<String>>,
     /// How SIP user agents connect (`None` when the suite has no SIP fleet).
     pub sip: Option<crate::session::sip::SipSettings>,
+    /// The target's nodes and their faults (failover steps).
+    pub nodes: Arc<crate::fault::control::Nodes>,
 }
 
 /// One virtual user and its sessions (one per resource; `None` when not connected).
@@ -82,6 +88,8 @@ pub struct User {
     pub rooms: Vec<Seat>,
     /// SIP user agents and their state (SIP fleets only).
     pub sip: sip_steps::SipState,
+    /// The target node this user logs in to (index in [`Settings::nodes`]).
+    pub node: usize,
 }
 
 impl User {
@@ -175,6 +183,7 @@ pub fn build_users(suite: &Suite, pattern: &str, domain: &str) -> Result<Vec<Use
                 partners: Vec::new(),
                 rooms: Vec::new(),
                 sip: sip_steps::SipState::new(f),
+                node: 0,
             });
             slot += f.resources.len();
         }
@@ -213,6 +222,15 @@ fn pair(users: &mut [User], fleet: Option<usize>, pairs: Pairs) {
     }
     let pos: std::collections::HashMap<usize, usize> =
         users.iter().enumerate().map(|(i, u)| (u.gid, i)).collect();
+    if pairs == Pairs::Across {
+        let fleets: Vec<&Vec<usize>> = by_fleet.values().collect();
+        for (j, gids) in fleets.iter().enumerate() {
+            for (i, &g) in gids.iter().enumerate() {
+                users[pos[&g]].partners = intercluster::across(&fleets, j, i);
+            }
+        }
+        return;
+    }
     for gids in by_fleet.values() {
         let n = gids.len();
         for (i, &g) in gids.iter().enumerate() {
@@ -223,6 +241,7 @@ fn pair(users: &mut [User], fleet: Option<usize>, pairs: Pairs) {
                 Pairs::Ring if n < 2 => Vec::new(),
                 Pairs::Ring if n == 2 => vec![gids[(i + 1) % n]],
                 Pairs::Ring => vec![gids[(i + 1) % n], gids[(i + n - 1) % n]],
+                Pairs::Across => Vec::new(),
             };
         }
     }
@@ -238,6 +257,8 @@ pub struct Invalid(pub String);
 pub async fn run(suite: &Suite, ctx: Arc<Ctx>, mut users: Vec<User>) -> Result<Vec<User>, Invalid> {
     let fleet_index = |name: &str| suite.fleets.iter().position(|f| f.name == name);
     let watch = watch::Watch::start(ctx.events.clone(), suite.limits.max_scheduler_lag.0);
+    // Faults timed with `after` fire in the background; they end with the run.
+    let mut background = JoinSet::new();
     for (i, step) in suite.steps.iter().enumerate() {
         tracing::info!(step = i, kind = step.kind(), "step");
         ctx.events.mark(format!("{} {}", i + 1, step.kind()));
@@ -263,6 +284,15 @@ pub async fn run(suite: &Suite, ctx: Arc<Ctx>, mut users: Vec<User>) -> Result<V
             Step::Load(l) => {
                 let lag = watch.monitor();
                 users = load::run(users, l, fleet, &ctx, suite.seed, lag).await;
+            }
+            Step::Fault(f) => failover::fault(f, &ctx, &mut background).await,
+            Step::ChatThrough(c) => {
+                let label = format!("{} {}", i + 1, step.kind());
+                users = failover::run(users, c, fleet, &ctx, suite, label).await;
+            }
+            Step::CalibrateLogin(c) => {
+                let label = format!("{} {}", i + 1, step.kind());
+                users = calibrate::run(users, c, fleet, &ctx, label, watch.monitor()).await;
             }
             _ => users = run_step(users, step, fleet, &ctx, None).await,
         }

@@ -67,8 +67,14 @@ pub(super) async fn run(
         | Step::SipUnpublish(_)
         | Step::SipMessage(_)
         | Step::SipProbe(_) => super::sip_steps::run(&mut u, step, ctx, dir, start).await,
-        // The fleet runs load phases itself (`fleet::load`).
-        Step::Wait(_) | Step::Barrier(_) | Step::Load(_) => {}
+        // The fleet runs load phases (`fleet::load`) and failover steps (`fleet::failover`)
+        // itself.
+        Step::Wait(_)
+        | Step::Barrier(_)
+        | Step::Load(_)
+        | Step::Fault(_)
+        | Step::ChatThrough(_)
+        | Step::CalibrateLogin(_) => {}
     }
     u
 }
@@ -106,7 +112,7 @@ async fn login(u: &mut User, rate: Option<f64>, ctx: &Arc<Ctx>, start: Instant) 
         ctx.events.count("sessions_attempted", 1);
         let observer = ctx.tracker.clone();
         match Session::connect(
-            &ctx.settings,
+            &ctx.settings.at(u.node),
             &creds,
             u.label(k),
             &ctx.events,
@@ -363,8 +369,9 @@ async fn message(u: &User, m: &MessageStep, ctx: &Ctx, dir: &Directory, start: I
         tokio::time::sleep_until(intended.into()).await;
         let token = ctx.tracker.token();
         let e = expect.clone();
+        let op = super::intercluster::message_op(&u.bare, &partner.bare);
         ctx.tracker
-            .expect(&token, Op::Message, intended, s0.jid(), e, &waker);
+            .expect(&token, op, intended, s0.jid(), e, &waker);
         let body = format!("impress message {k} from {}", u.account);
         send_tracked(
             s0,

@@ -18,6 +18,8 @@ pub struct Snapshot {
     pub ops: BTreeMap<&'static str, OpSummary>,
     /// Checks per current (worst so far) verdict name.
     pub verdicts: BTreeMap<&'static str, u64>,
+    /// 99th percentile response time (µs) per operation in its latest interval with data.
+    pub recent_p99_us: BTreeMap<&'static str, u64>,
 }
 
 /// Renders a snapshot as Prometheus text: `impress_counter_total{name=…}`, one gauge

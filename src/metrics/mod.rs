@@ -6,6 +6,7 @@ pub mod accounting;
 pub mod lag;
 pub mod live;
 mod recorder;
+pub mod recovery;
 mod series;
 
 pub use live::Snapshot;
@@ -61,11 +62,19 @@ pub enum Op {
     SipNotify,
     /// SIP MESSAGE sent → each registered device's copy received.
     SipMessage,
+    /// Failover: a client declares its connection dead → it is logged in (or resumed)
+    /// again. One sample per user and loss.
+    Outage,
+    /// Failover: the fault struck → the client declares its connection dead.
+    Detection,
+    /// Intercluster: message sent → received, sender and recipient in different domains
+    /// (federated deployments, over s2s); [`Op::Message`] stays the local one.
+    RemoteMessage,
 }
 
 impl Op {
     /// Every operation, in report order.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 23] = [
         Self::Login,
         Self::Roster,
         Self::Subscribe,
@@ -86,6 +95,9 @@ impl Op {
         Self::SipPublish,
         Self::SipNotify,
         Self::SipMessage,
+        Self::Outage,
+        Self::Detection,
+        Self::RemoteMessage,
     ];
 
     /// The name used in reports and file names.
@@ -111,6 +123,9 @@ impl Op {
             Self::SipPublish => "sip_publish",
             Self::SipNotify => "sip_notify",
             Self::SipMessage => "sip_message",
+            Self::Outage => "outage",
+            Self::Detection => "detection",
+            Self::RemoteMessage => "remote_message",
         }
     }
 }

@@ -138,6 +138,35 @@ impl OpRecorder {
             .collect()
     }
 
+    /// 99th percentile (µs) at `now` (relative to the run start) over the interval in
+    /// progress, or the one just before it when the current one has no data yet; 0 when
+    /// neither has any (an operation that stopped no longer shows). For the progress line.
+    pub fn recent_p99(&self, now: Duration) -> u64 {
+        let p99 = |h: &Histogram<u64>| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(0.99)
+            }
+        };
+        // `current` only rolls over on a record, so it may already be in the past.
+        if now < self.current_start + self.interval {
+            if !self.current.is_empty() {
+                return p99(&self.current);
+            }
+            let previous = self.current_start.saturating_sub(self.interval);
+            return self
+                .closed
+                .last()
+                .filter(|(start, _, _)| *start == previous && !self.current_start.is_zero())
+                .map_or(0, |(_, _, bytes)| p99(&decode(bytes)));
+        }
+        if now < self.current_start + self.interval * 2 {
+            return p99(&self.current);
+        }
+        0
+    }
+
     /// The whole-run histogram.
     pub fn total(&self) -> &Histogram<u64> {
         &self.total
@@ -180,6 +209,21 @@ mod tests {
         let iv = r.finish_intervals(Duration::from_millis(2700));
         assert_eq!(iv.len(), 2);
         assert_eq!(iv[1].start, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn recent_p99_follows_the_latest_interval_and_forgets_stopped_operations() {
+        let mut r = OpRecorder::new(Duration::from_secs(1));
+        assert_eq!(r.recent_p99(Duration::from_millis(10)), 0);
+        r.record(Duration::from_millis(100), Duration::from_micros(700));
+        assert_eq!(r.recent_p99(Duration::from_millis(900)), 700);
+        // Next interval, nothing recorded in it yet: the previous one still shows.
+        assert_eq!(r.recent_p99(Duration::from_millis(1500)), 700);
+        r.record(Duration::from_millis(1200), Duration::from_micros(90));
+        assert_eq!(r.recent_p99(Duration::from_millis(1500)), 90);
+        r.record(Duration::from_millis(2100), Duration::from_micros(5));
+        assert_eq!(r.recent_p99(Duration::from_millis(2200)), 5);
+        assert_eq!(r.recent_p99(Duration::from_millis(4500)), 0);
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub(super) fn render(out: &RunOutput) -> String {
     latency(&mut h, out);
     over_time(&mut h, out);
     super::accounting::html(&mut h, &r.accounting);
+    super::recovery::html(&mut h, &r.recovery);
+    super::calibration::html(&mut h, &r.calibration);
     counters_and_errors(&mut h, &r.counters, &r.errors);
     metadata(&mut h, r);
     let _ = write!(

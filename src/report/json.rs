@@ -167,6 +167,7 @@ pub(super) mod fixture {
                 sessions: 200,
                 machine: Default::default(),
                 target_version: Some("prosody 0.12.3-1+deb12u1".into()),
+                ..Default::default()
             },
             verdicts: verdicts(),
             service_ops: ops.clone(),
@@ -182,6 +183,8 @@ pub(super) mod fixture {
             }],
             timeline: Vec::new(),
             accounting: accounting(),
+            recovery: Vec::new(),
+            calibration: Vec::new(),
         }
     }
 

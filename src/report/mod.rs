@@ -2,13 +2,19 @@
 //! never talk to sessions or servers. [`compare`] reads two finished reports back.
 
 mod accounting;
+mod calibration;
 pub mod compare;
 mod hdr;
 mod html;
 mod json;
 mod junit;
+pub mod merge;
+mod merge_io;
+#[cfg(test)]
+mod merge_tests;
 pub mod model;
 mod plots;
+mod recovery;
 mod svg;
 mod terminal;
 
@@ -38,7 +44,8 @@ pub enum ReportError {
     },
 }
 
-/// Writes `report.json`, `junit.xml`, `report.html` and one `<op>.hlog` per operation into
+/// Writes `report.json`, `junit.xml`, `report.html`, one `<op>.hlog` per operation,
+/// `service.hlog` and `series.json` (for `impress merge`) into
 /// `dir` (created if missing). Each file is written to a temporary name and renamed, so a
 /// reader never sees half a file. Returns the paths written.
 pub fn write_all(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportError> {
@@ -58,6 +65,8 @@ pub fn write_all(dir: &Path, out: &RunOutput) -> Result<Vec<PathBuf>, ReportErro
             &bytes,
         )?);
     }
+    // What `impress merge` needs beyond the above to add reports without loss.
+    written.extend(merge_io::write(dir, out)?);
     Ok(written)
 }
 

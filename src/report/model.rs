@@ -53,6 +53,28 @@ pub struct RunMeta {
     /// for external targets, whose version impress does not know.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_version: Option<String>,
+    /// The slice of a sharded run (`--shard I/N`); absent for unsharded and merged runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardMeta>,
+    /// `--start-at` (Unix ms): the agreed instant the run's first step began, and its time
+    /// origin (`started_unix_ms` equals it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at_unix_ms: Option<u64>,
+    /// Length of the per-interval histograms in ms (0 in older reports: 1 s).
+    #[serde(default)]
+    pub interval_ms: u64,
+    /// A report written by `impress merge`: the shards it adds up, in shard order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<ShardMeta>,
+}
+
+/// One slice of a sharded run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardMeta {
+    /// Which slice, 1-based.
+    pub index: usize,
+    /// How many slices the run was cut into.
+    pub count: usize,
 }
 
 /// The machine that generated the load, so results are compared like for like.
@@ -156,6 +178,12 @@ pub struct RunReport {
     /// Per-recipient message accounting: sent, delivered, duplicated, lost, reordered.
     #[serde(default)]
     pub accounting: Accounting,
+    /// Recovery of each failover (`chat-through`) step, with its verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery: Vec<crate::metrics::recovery::RecoveryReport>,
+    /// Login-rate calibration of each `calibrate-login` step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calibration: Vec<CalibrationReport>,
 }
 
 /// The collector's final model: the report plus the histograms behind it.
@@ -171,4 +199,62 @@ pub struct RunOutput {
     pub service_totals: BTreeMap<Op, Histogram<u64>>,
     /// Failed operations and gauges per interval.
     pub series: Series,
+}
+
+/// One stage of a `calibrate-login` step: logins offered at a constant rate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationStage {
+    /// Offered login rate, per second.
+    pub offered_per_s: f64,
+    /// Successful logins per second, over the stage or until its last login completed
+    /// (whichever is longer).
+    pub achieved_per_s: f64,
+    /// Arrivals scheduled in the stage.
+    pub arrivals: u64,
+    /// Of those, logins that succeeded.
+    pub logins: u64,
+    /// Logins that failed or timed out.
+    pub failures: u64,
+    /// Arrivals whose user was still busy with an earlier login (never started).
+    pub dropped: u64,
+    /// Login time from the intended start, median, ms.
+    pub login_p50_ms: f64,
+    /// Login time from the intended start, 99th percentile, ms.
+    pub login_p99_ms: f64,
+    /// Whether the stage met the knee rule.
+    pub passed: bool,
+}
+
+/// The HA re-login profile a calibration suggests (`impress ha-profile` arithmetic).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SuggestedProfile {
+    /// Users planned for (N).
+    pub users: u64,
+    /// The knee rate (R), logins per second.
+    pub rate_per_second: f64,
+    /// Client Re-Login Lower Limit, seconds (= the Critical Service Down Delay).
+    pub lower_secs: u64,
+    /// Client Re-Login Upper Limit, seconds: `lower + N/R` rounded half up.
+    pub upper_secs: u64,
+    /// `upper - lower`.
+    pub spread_secs: u64,
+}
+
+/// What one `calibrate-login` step measured and suggests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationReport {
+    /// The step, e.g. `1 calibrate-login`.
+    pub step: String,
+    /// Length of each stage, ms.
+    pub stage_ms: u64,
+    /// The knee rule, in words.
+    pub rule: String,
+    /// One row per offered rate, in order.
+    pub stages: Vec<CalibrationStage>,
+    /// The highest offered rate before the first stage that broke the rule.
+    pub knee_rate_per_s: Option<f64>,
+    /// The profile for that rate (`None`: no stage passed).
+    pub suggestion: Option<SuggestedProfile>,
+    /// Why there is (or is not) a suggestion.
+    pub reason: String,
 }

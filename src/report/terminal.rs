@@ -35,6 +35,8 @@ pub fn summary(r: &RunReport) -> String {
     verdict_counts(&mut out, &r.verdicts);
     non_passing(&mut out, &r.verdicts);
     super::accounting::terminal(&mut out, &r.accounting);
+    super::recovery::terminal(&mut out, &r.recovery);
+    super::calibration::terminal(&mut out, &r.calibration);
     counters(&mut out, &r.counters);
     errors(&mut out, &r.errors);
     out

@@ -38,10 +38,13 @@ pub mod duration;
 pub mod plan;
 pub mod secret;
 pub mod suite;
+pub mod suite_calibrate;
+pub mod suite_failover;
 pub mod suite_forking;
 pub mod suite_load;
 pub mod suite_muc;
 pub mod suite_offline;
+pub mod suite_report;
 pub mod suite_sip;
 pub mod target;
 

@@ -8,7 +8,7 @@ use super::suite::{STEP_KINDS, Step, Suite};
 use super::target::{ManagedConf, TargetFile, TlsConf};
 use crate::checks::{CATALOGUE, CheckDef};
 use crate::error::Error;
-use crate::target::{ManagedSpec, ServerKind};
+use crate::target::{Layout, ManagedSpec, ServerKind};
 use std::path::{Path, PathBuf};
 
 /// Where the target runs.
@@ -46,6 +46,14 @@ pub struct TargetPlan {
     pub expect: Option<PathBuf>,
     /// Source addresses connections rotate over (empty: the kernel chooses).
     pub source_addresses: Vec<std::net::IpAddr>,
+    /// Every `[[node]]` of an external target, hooks included (empty for managed ones).
+    pub nodes: Vec<super::target::Node>,
+    /// Where users log in first.
+    pub placement: super::suite_failover::Placement,
+    /// Managed targets: how many servers and how they relate (`[managed] layout`).
+    pub layout: Layout,
+    /// Managed targets: nodes of the layout (`[managed] nodes`).
+    pub layout_nodes: usize,
 }
 
 /// Everything a run needs, resolved.
@@ -89,6 +97,10 @@ pub fn parse_suite(path: &Path, text: &str) -> Result<Suite, Error> {
         .collect::<Result<_, _>>()
         .map_err(|m| config_err(path, m))?;
     validate_suite(&suite).map_err(|m| config_err(path, m))?;
+    suite
+        .report
+        .validate(text)
+        .map_err(|m| config_err(path, m))?;
     Ok(suite)
 }
 
@@ -172,6 +184,11 @@ fn parse_step(text: &str, table: &toml::Spanned<toml::Table>) -> Result<Step, St
         "sip-unpublish" => Step::SipUnpublish(first(slice).map_err(one)?),
         "sip-message" => Step::SipMessage(first(slice).map_err(one)?),
         "sip-probe" => Step::SipProbe(first(slice).map_err(one)?),
+        "fault" => super::suite_failover::fault_step(first(slice).map_err(one)?, at)?,
+        "chat-through" => super::suite_failover::chat_step(first(slice).map_err(one)?, at)?,
+        "calibrate-login" => {
+            super::suite_calibrate::calibrate_step(first(slice).map_err(one)?, at)?
+        }
         other => {
             return Err(format!(
                 "line {at}: field `do`: unknown step kind `{other}` (one of {STEP_KINDS:?})"
@@ -235,6 +252,7 @@ fn validate_suite(s: &Suite) -> Result<(), String> {
         super::suite_muc::validate(&s.steps, i, &at)?;
         super::suite_forking::validate(s, step, &at)?;
     }
+    super::suite_failover::validate(s)?;
     for id in s.checks.iter().flatten() {
         if crate::checks::find(id).is_none() {
             return Err(format!(
@@ -335,23 +353,60 @@ pub fn selected_checks(s: &Suite) -> Vec<&'static CheckDef> {
 pub fn load_target(arg: Option<&str>) -> Result<TargetPlan, Error> {
     let arg = arg.unwrap_or("managed:prosody");
     if let Some(server) = arg.strip_prefix("managed:") {
-        let kind: ServerKind = server.parse().map_err(|_| {
+        let (kind, layout, domain) = managed_shortcut(server).ok_or_else(|| {
             Error::Usage(format!(
-                "--target {arg}: unknown managed server `{server}` (prosody, ejabberd, kamailio)"
+                "--target {arg}: unknown managed server `{server}` (prosody, ejabberd, \
+                 kamailio, ejabberd-cluster, ejabberd-pair, prosody-pair, federation)"
             ))
         })?;
-        return Ok(managed_plan(
-            arg.to_string(),
-            ManagedSpec::new(kind),
-            TlsConf::default(),
-            None,
-        ));
+        let mut spec = ManagedSpec::new(kind);
+        spec.domain = domain.unwrap_or(spec.domain);
+        let mut plan = managed_plan(arg.to_string(), spec, TlsConf::default(), None);
+        plan.layout = layout;
+        plan.layout_nodes = layout.default_nodes();
+        return Ok(plan);
     }
     let path = Path::new(arg);
     let text = read(path)?;
     let file: TargetFile =
         toml::from_str(&text).map_err(|e| config_err(path, describe_toml_error(&text, &e)))?;
     resolve_target_file(path, file)
+}
+
+/// The `managed:NAME` shortcuts: server, layout, and a domain other than the default.
+fn managed_shortcut(name: &str) -> Option<(ServerKind, Layout, Option<String>)> {
+    let multi = match name {
+        "ejabberd-cluster" => (ServerKind::Ejabberd, Layout::Cluster, None),
+        "ejabberd-pair" => (ServerKind::Ejabberd, Layout::Pair, None),
+        "prosody-pair" => (ServerKind::Prosody, Layout::Pair, None),
+        // Node 0 serves a.example.test, node 1 b.example.test.
+        "federation" => (
+            ServerKind::Prosody,
+            Layout::Federation,
+            Some("a.example.test".to_owned()),
+        ),
+        single => return Some((single.parse().ok()?, Layout::Single, None)),
+    };
+    Some(multi)
+}
+
+/// The `[managed] layout` and `nodes` of a target file, checked against the server.
+fn managed_layout(
+    path: &Path,
+    m: &ManagedConf,
+    kind: ServerKind,
+) -> Result<(Layout, usize), Error> {
+    let layout: Layout = match &m.layout {
+        Some(l) => l.parse().map_err(|e: crate::target::TargetError| {
+            config_err(path, format!("managed.layout: {e}"))
+        })?,
+        None => Layout::Single,
+    };
+    let nodes = m.nodes.unwrap_or(layout.default_nodes());
+    layout
+        .check(kind, nodes)
+        .map_err(|e| config_err(path, format!("managed.layout/nodes: {e}")))?;
+    Ok((layout, nodes))
 }
 
 fn managed_plan(
@@ -369,6 +424,10 @@ fn managed_plan(
         password: None,
         expect,
         source_addresses: Vec::new(),
+        nodes: Vec::new(),
+        placement: Default::default(),
+        layout: Layout::Single,
+        layout_nodes: 1,
     }
 }
 
@@ -379,8 +438,11 @@ fn resolve_target_file(path: &Path, f: TargetFile) -> Result<TargetPlan, Error> 
     tls.ca_file = tls.ca_file.map(|p| relative_to(path, &p));
     if let Some(m) = &f.managed {
         let spec = managed_spec(path, m, &f.domain)?;
+        let (layout, layout_nodes) = managed_layout(path, m, spec.kind)?;
         let mut plan = managed_plan(label, spec, tls, expect);
+        (plan.layout, plan.layout_nodes) = (layout, layout_nodes);
         plan.source_addresses = source_addresses(path, "managed", m.source_addresses.as_deref())?;
+        plan.placement = f.placement.unwrap_or_default();
         return Ok(plan);
     }
     let node = f.nodes.first().ok_or_else(|| {
@@ -403,6 +465,10 @@ fn resolve_target_file(path: &Path, f: TargetFile) -> Result<TargetPlan, Error> 
         password: Some(password),
         expect,
         source_addresses: source_addresses(path, "node", node.source_addresses.as_deref())?,
+        nodes: f.nodes.clone(),
+        placement: f.placement.unwrap_or_default(),
+        layout: Layout::Single,
+        layout_nodes: 1,
     })
 }
 

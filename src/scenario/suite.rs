@@ -29,9 +29,15 @@ pub struct Suite {
     /// Memory limits per session.
     #[serde(default)]
     pub limits: Limits,
+    /// How the report is cut in time (`[report] interval`).
+    #[serde(default)]
+    pub report: super::suite_report::ReportSettings,
     /// Fleets of virtual users.
     #[serde(rename = "fleet")]
     pub fleets: Vec<Fleet>,
+    /// How clients recover in `chat-through` steps (re-login bounds, resumption).
+    #[serde(default)]
+    pub recovery: Option<super::suite_failover::RecoveryConf>,
     /// The step tables as written; the loader turns them into [`Suite::steps`], one
     /// table at a time so that errors point at the right line.
     #[serde(rename = "step", default)]
@@ -158,6 +164,10 @@ pub struct Fleet {
     /// Presence priority of each resource, in `resources` order (instead of `priority`).
     #[serde(default)]
     pub priorities: Option<Vec<i8>>,
+    /// The node (a federation: the deployment, so also the domain) these users belong to
+    /// and log in to, numbered from 0; default: the target's placement.
+    #[serde(default)]
+    pub deployment: Option<usize>,
 }
 
 fn default_resources() -> Vec<String> {
@@ -177,6 +187,9 @@ pub enum Pairs {
     Adjacent,
     /// i↔i+1 and i↔i-1 around a ring; a user's partner for messages is i+1.
     Ring,
+    /// User i of each fleet ↔ user i of the next fleet (in suite order, around): with
+    /// fleets on different deployments, every pair crosses deployments.
+    Across,
 }
 
 /// Whom a message is addressed to.
@@ -295,6 +308,15 @@ pub enum Step {
     /// SIP: requests the server must refuse (unknown event, dialog, entity tag) and a
     /// retransmitted request.
     SipProbe(super::suite_sip::SipFleetStep),
+    /// Failover: kill, hang, resume, restart a node, or cut/delay/black-hole/heal its
+    /// traffic through the fault proxy, at once or `after` a pause in the background.
+    Fault(super::suite_failover::FaultStep),
+    /// Failover: chat and ping through faults; dead connections recover (resume, else
+    /// re-login to the next node after a random wait).
+    ChatThrough(super::suite_failover::ChatThroughStep),
+    /// Login stages at increasing offered rates: the knee rate and the HA re-login
+    /// profile it suggests.
+    CalibrateLogin(super::suite_calibrate::CalibrateStep),
 }
 
 /// `do = "login"`.
@@ -458,6 +480,9 @@ pub const STEP_KINDS: &[&str] = &[
     "sip-unpublish",
     "sip-message",
     "sip-probe",
+    "fault",
+    "chat-through",
+    "calibrate-login",
 ];
 
 fn one_u32() -> u32 {
@@ -512,6 +537,9 @@ impl Step {
             Self::SipUnpublish(_) => "sip-unpublish",
             Self::SipMessage(_) => "sip-message",
             Self::SipProbe(_) => "sip-probe",
+            Self::Fault(_) => "fault",
+            Self::ChatThrough(_) => "chat-through",
+            Self::CalibrateLogin(_) => "calibrate-login",
         }
     }
 
@@ -554,7 +582,9 @@ impl Step {
             | Self::SipUnsubscribe(s)
             | Self::SipUnpublish(s)
             | Self::SipProbe(s) => &s.fleet,
-            Self::Wait(_) | Self::Barrier(_) => return None,
+            Self::ChatThrough(s) => &s.fleet,
+            Self::CalibrateLogin(s) => &s.fleet,
+            Self::Wait(_) | Self::Barrier(_) | Self::Fault(_) => return None,
         };
         f.as_deref()
     }

@@ -16,7 +16,8 @@ pub struct TargetFile {
     /// XMPP domain.
     #[serde(default = "default_domain")]
     pub domain: String,
-    /// c2s endpoints; the first is used for now. Required unless `[managed]` is given.
+    /// c2s endpoints (failover steps use them all; other steps start on the first).
+    /// Required unless `[managed]` is given.
     #[serde(default, rename = "node")]
     pub nodes: Vec<Node>,
     /// Transport security.
@@ -31,6 +32,10 @@ pub struct TargetFile {
     /// Expectation file (known deviations with reasons).
     #[serde(default)]
     pub expect: Option<PathBuf>,
+    /// Where users log in first: `active` (all on node 0, the default) or `spread` (round
+    /// robin over the nodes).
+    #[serde(default)]
+    pub placement: Option<super::suite_failover::Placement>,
 }
 
 fn default_domain() -> String {
@@ -56,6 +61,18 @@ pub struct Node {
     /// SIP targets: the SIP-over-TLS port (`port` serves UDP and TCP).
     #[serde(default)]
     pub sip_tls_port: Option<u16>,
+    /// Failover hook: a shell command (`sh -c`) that kills this node's server.
+    #[serde(default)]
+    pub kill: Option<String>,
+    /// Failover hook: freezes the server (e.g. `kill -STOP <pid>`).
+    #[serde(default)]
+    pub hang: Option<String>,
+    /// Failover hook: unfreezes a hung server (e.g. `kill -CONT <pid>`).
+    #[serde(default)]
+    pub resume: Option<String>,
+    /// Failover hook: starts the server again (after a kill) on the same address.
+    #[serde(default)]
+    pub restart: Option<String>,
 }
 
 fn default_port() -> u16 {
@@ -144,4 +161,12 @@ pub struct ManagedConf {
     /// Source addresses connections rotate over, as for `[[node]]`.
     #[serde(default)]
     pub source_addresses: Option<String>,
+    /// How many servers and how they relate: `single` (default), `cluster` (ejabberd),
+    /// `pair` (independent servers provisioned alike), `federation` (Prosody, one domain per
+    /// node, s2s on loopback).
+    #[serde(default)]
+    pub layout: Option<String>,
+    /// Nodes of the layout (default 1 for `single`, 2 otherwise).
+    #[serde(default)]
+    pub nodes: Option<usize>,
 }

@@ -48,6 +48,24 @@ pub struct Settings {
     pub sasl_cache: Arc<SaltedPasswordCache>,
     /// Source addresses connections rotate over (empty: the kernel chooses).
     pub sources: crate::transport::SourceAddrs,
+    /// c2s endpoint of every node of the target, as clients reach it (through the node's
+    /// fault proxy when the suite has one); `addr` is the first.
+    pub nodes: Vec<SocketAddr>,
+    /// The XMPP domain of every node when they differ (a federation: one domain per
+    /// deployment); empty when every node serves `domain`.
+    pub domains: Vec<String>,
+}
+
+impl Settings {
+    /// These settings aimed at node `node` (node 0 when there is no such node).
+    pub fn at(&self, node: usize) -> Self {
+        let mut s = self.clone();
+        s.addr = self.nodes.get(node).copied().unwrap_or(self.addr);
+        if let Some(d) = self.domains.get(node) {
+            s.domain = d.clone();
+        }
+        s
+    }
 }
 
 /// Who logs in.

@@ -343,8 +343,16 @@ async fn scram(w: &mut Wire<'_>, mech: Mechanism, creds: &Credentials) -> Result
     if !challenge.is("challenge", ns::SASL) {
         return sasl_outcome(w, &challenge);
     }
-    let final_msg = client
-        .handle_server_first(&decode(&challenge)?, &w.settings.sasl_cache)
+    // PBKDF2 takes milliseconds of CPU (4096 rounds and more): on the async workers a login
+    // burst would stall every session's reads and timers, so it runs on the blocking pool.
+    let (server_first, cache) = (decode(&challenge)?, w.settings.sasl_cache.clone());
+    let (client, final_msg) = tokio::task::spawn_blocking(move || {
+        let out = client.handle_server_first(&server_first, &cache);
+        (client, out)
+    })
+    .await
+    .map_err(|e| SessionError::Negotiation(format!("SCRAM key derivation task failed: {e}")))?;
+    let final_msg = final_msg
         .map_err(|e| SessionError::Negotiation(format!("SCRAM server-first-message: {e}")))?;
     let response = |p: &str| Element::new("response", ns::SASL).with_text(p).to_xml();
     let shown = response("[redacted]");

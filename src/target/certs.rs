@@ -14,7 +14,7 @@ use super::TargetError;
 use super::process::io_err;
 
 /// PEM texts of a freshly minted CA and server certificate.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TestPki {
     /// The CA certificate (what clients trust).
     pub ca_pem: String,
@@ -31,6 +31,14 @@ fn cert_err(e: rcgen::Error) -> TargetError {
 impl TestPki {
     /// Mints a new CA and a server certificate for `domain` and `*.domain` (ECDSA P-256).
     pub(crate) fn generate(domain: &str) -> Result<Self, TargetError> {
+        Self::generate_for(&[domain])
+    }
+
+    /// Like [`generate`](Self::generate), one certificate naming every domain of `domains`
+    /// (and their wildcards): the nodes of a multi-node deployment, also of federated
+    /// domains, share one CA, so a client trusts all of them through one CA file.
+    pub(crate) fn generate_for(domains: &[&str]) -> Result<Self, TargetError> {
+        let domain = domains.first().copied().unwrap_or("example.test");
         let ca_key = KeyPair::generate().map_err(cert_err)?;
         let mut ca_params = CertificateParams::new(Vec::new()).map_err(cert_err)?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -44,8 +52,11 @@ impl TestPki {
         let ca = ca_params.self_signed(&ca_key).map_err(cert_err)?;
 
         let key = KeyPair::generate().map_err(cert_err)?;
-        let mut params = CertificateParams::new(vec![domain.to_owned(), format!("*.{domain}")])
-            .map_err(cert_err)?;
+        let names: Vec<String> = domains
+            .iter()
+            .flat_map(|d| [(*d).to_owned(), format!("*.{d}")])
+            .collect();
+        let mut params = CertificateParams::new(names).map_err(cert_err)?;
         params.distinguished_name = name(domain);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         // ClientAuth too: a server presents the same certificate when it dials out (s2s).

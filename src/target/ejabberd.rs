@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::node::{ClusterMember, NodeOpts};
 use super::process::{self, ProcessSet, SystemUser, io_err};
 use super::{
     Backend, ManagedServer, ManagedSpec, ServerKind, TargetError, Workspace, loopback, render,
@@ -25,7 +26,7 @@ const INETRC: &str = include_str!("../../fixtures/targets/ejabberd/inetrc");
 /// ejabberd listens after 2–5 s (first start creates the mnesia schema).
 const READY_TIMEOUT: Duration = Duration::from_secs(40);
 /// Logged by `ejabberd_app` when the node is fully started.
-const STARTED_LINE: &str = "is started in the node";
+pub(super) const STARTED_LINE: &str = "is started in the node";
 /// epmd listens within milliseconds.
 const EPMD_TIMEOUT: Duration = Duration::from_secs(10);
 /// beam.smp stops in ~1.1 s after SIGTERM.
@@ -38,6 +39,9 @@ const PROVISION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Makes node names unique within this process (the PID makes them unique across).
 static INSTANCE: AtomicU32 = AtomicU32::new(0);
+
+/// Control-node programs ([`Ejabberd::eval`]) print this line last when they succeed.
+pub(super) const EVAL_OK: &str = "impress-eval-ok";
 
 /// Run by the provisioning control node with `-extra NODE HOST PREFIX COUNT` and the password
 /// in the environment (arguments, not string splicing, so no quoting issues; the password
@@ -61,7 +65,7 @@ try
   [ok = rpc:call(N, lists, foreach, [fun mnesia:dirty_write/1, [Mk(I) || I <- lists:seq(F, min(F + 9999, C))]])
    || F <- lists:seq(2, C, 10000)],
   rpc:call(N, ets_cache, clear, [ejabberd_auth_mnesia_cache]),
-  io:format("impress-provisioned~n"),
+  io:format("impress-eval-ok~n"),
   halt(0)
 catch Class:Reason:Stack ->
   io:format("impress-provision-error ~p:~p~n~p~n", [Class, Reason, Stack]),
@@ -81,6 +85,8 @@ pub(super) struct Ejabberd {
     /// The user control nodes run as, when we are root.
     run_as: Option<SystemUser>,
     erl: PathBuf,
+    /// `ejabberdctl`, to start the node again after a kill.
+    ctl: PathBuf,
 }
 
 /// Per-instance values rendered into the templates.
@@ -92,22 +98,30 @@ struct Instance {
     cookie: String,
 }
 
-/// Starts ejabberd for `spec` and waits until its beam.smp owns the c2s LISTEN socket.
-pub(super) async fn start(spec: &ManagedSpec) -> Result<ManagedServer, TargetError> {
+/// Starts ejabberd for `spec` and waits until its beam.smp owns the c2s LISTEN socket. A
+/// cluster member uses the cluster's epmd and cookie instead of its own, and joins its
+/// cluster before this returns.
+pub(super) async fn start(
+    spec: &ManagedSpec,
+    opts: &NodeOpts,
+) -> Result<ManagedServer, TargetError> {
     // Rejects unknown module names before anything touches the disk.
     render_yml(spec, Path::new("/"), 1)?;
     let ctl = process::find_program("ejabberdctl")?;
     let epmd = process::find_program("epmd")?;
     let erl = process::find_program("erl")?;
     check_user()?;
-    let ws = Workspace::create(spec, "ejabberd")?;
-    let inst = prepare(spec, &ws)?;
+    let ws = Workspace::create_with(spec, "ejabberd", opts.pki.as_deref())?;
+    let inst = prepare(spec, &ws, opts.cluster.as_ref())?;
     let mut procs = ProcessSet::default();
-    start_epmd(&mut procs, &epmd, &inst, ws.run_as.as_ref()).await?;
+    if opts.cluster.is_none() {
+        let log = inst.dir.join("epmd.log");
+        start_epmd(&mut procs, &epmd, inst.epmd_port, &log, ws.run_as.as_ref()).await?;
+    }
     let log_files = ["console.log", "log/crash.log", "epmd.log"].map(|f| inst.dir.join(f));
     let wrapper_pid = spawn_server(&mut procs, &ctl, &inst)?;
-    let pid = wait_ready(&mut procs, wrapper_pid, &inst, &log_files).await?;
-    Ok(ManagedServer {
+    let pid = wait_ready(&mut procs, wrapper_pid, &inst, &log_files, 0).await?;
+    let server = ManagedServer {
         kind: ServerKind::Ejabberd,
         domain: spec.domain.clone(),
         addr: loopback(inst.c2s_port).into(),
@@ -120,14 +134,24 @@ pub(super) async fn start(spec: &ManagedSpec) -> Result<ManagedServer, TargetErr
             epmd_port: inst.epmd_port,
             run_as: ws.run_as,
             erl,
+            ctl,
         }),
         procs,
         dir: ws.dir,
-    })
+    };
+    if let Some(peer) = opts.cluster.as_ref().and_then(|m| m.join.as_deref()) {
+        super::cluster::join(&server, peer).await?;
+    }
+    Ok(server)
 }
 
-/// Fills the workspace: dirs, certificate, config files, ownership.
-fn prepare(spec: &ManagedSpec, ws: &Workspace) -> Result<Instance, TargetError> {
+/// Fills the workspace: dirs, certificate, config files, ownership. A cluster member takes
+/// its node name, cookie and epmd from `member`.
+fn prepare(
+    spec: &ManagedSpec,
+    ws: &Workspace,
+    member: Option<&ClusterMember>,
+) -> Result<Instance, TargetError> {
     let dir = ws.dir.path().to_owned();
     for sub in ["db", "log", "certs"] {
         fs::create_dir_all(dir.join(sub))
@@ -137,13 +161,18 @@ fn prepare(spec: &ManagedSpec, ws: &Workspace) -> Result<Instance, TargetError> 
     let ports = process::free_ports(2)?;
     let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
     let (a, b) = (rand::random::<u64>(), rand::random::<u64>());
-    let inst = Instance {
+    let mut inst = Instance {
         dir,
         c2s_port: ports[0],
         epmd_port: ports[1],
         node: format!("impress{}x{n}@localhost", std::process::id()),
         cookie: format!("{a:016x}{b:016x}"),
     };
+    if let Some(m) = member {
+        inst.epmd_port = m.epmd_port;
+        inst.node = m.node.clone();
+        inst.cookie = m.cookie.clone();
+    }
     write_config(spec, &inst)?;
     if let Some(user) = &ws.run_as {
         user.chown_tree(&inst.dir)?;
@@ -171,12 +200,14 @@ fn spawn_server(procs: &mut ProcessSet, ctl: &Path, inst: &Instance) -> Result<u
 }
 
 /// Waits until the beam.smp named in the pid file owns the c2s LISTEN socket and ejabberd
-/// has logged that it is started; returns beam's PID.
+/// has logged (past byte `log_from` of its log: a restart's old log says it too) that it
+/// is started; returns beam's PID.
 async fn wait_ready(
     procs: &mut ProcessSet,
     wrapper_pid: u32,
     inst: &Instance,
     log_files: &[PathBuf],
+    log_from: u64,
 ) -> Result<u32, TargetError> {
     let addr = loopback(inst.c2s_port);
     let pid_file = inst.dir.join("ejabberd.pid");
@@ -184,7 +215,7 @@ async fn wait_ready(
     // Listening alone is too early: ejabberd opens c2s before the auth tables exist (a login
     // or provisioning then fails with `no_exists passwd`). It logs STARTED_LINE once every
     // module is up.
-    let started = || process::tail_file(&main_log, 400).is_some_and(|t| t.contains(STARTED_LINE));
+    let started = || log_contains(&main_log, log_from, STARTED_LINE);
     let mut beam = None;
     let waited = process::wait_for(READY_TIMEOUT, || {
         if let Some(status) = procs.exit_status(wrapper_pid) {
@@ -221,6 +252,18 @@ async fn wait_ready(
     })
 }
 
+/// Whether the file at `path`, from byte `from` on, contains `needle`.
+pub(super) fn log_contains(path: &Path, from: u64, needle: &str) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = fs::File::open(path) else {
+        return false;
+    };
+    let mut buf = Vec::new();
+    f.seek(SeekFrom::Start(from)).is_ok()
+        && f.read_to_end(&mut buf).is_ok()
+        && String::from_utf8_lossy(&buf).contains(needle)
+}
+
 /// `ejabberdctl` refuses to run as anyone but root or `ejabberd`; say so up front.
 fn check_user() -> Result<(), TargetError> {
     if process::is_root() {
@@ -255,29 +298,27 @@ fn write_config(spec: &ManagedSpec, inst: &Instance) -> Result<(), TargetError> 
     write_file(&inst.dir.join("inetrc"), INETRC)
 }
 
-/// Starts the instance's private epmd and waits until it listens.
-async fn start_epmd(
+/// Starts a private epmd on `port` (an instance's own, or a cluster's shared one) and waits
+/// until it listens.
+pub(super) async fn start_epmd(
     procs: &mut ProcessSet,
     epmd: &Path,
-    inst: &Instance,
+    port: u16,
+    log: &Path,
     run_as: Option<&SystemUser>,
 ) -> Result<(), TargetError> {
     let mut cmd = match run_as {
         Some(user) => user.command(&epmd.to_string_lossy()),
         None => Command::new(epmd),
     };
-    cmd.args([
-        "-port",
-        &inst.epmd_port.to_string(),
-        "-address",
-        "127.0.0.1",
-    ]);
-    let log = inst.dir.join("epmd.log");
-    let child = process::spawn(cmd, "epmd", &log, &inst.dir)?;
+    cmd.args(["-port", &port.to_string(), "-address", "127.0.0.1"]);
+    let cwd = log.parent().unwrap_or(Path::new("/"));
+    let child = process::spawn(cmd, "epmd", log, cwd)?;
     let pid = child.id();
     procs.push_child("epmd", child, EPMD_GRACE);
-    let addr = loopback(inst.epmd_port);
-    process::wait_listening(procs, "epmd", pid, addr, EPMD_TIMEOUT, &[log]).await
+    let addr = loopback(port);
+    let logs = [log.to_owned()];
+    process::wait_listening(procs, "epmd", pid, addr, EPMD_TIMEOUT, &logs).await
 }
 
 /// The ejabberd.yml for `spec`: template filled in, modules removed, settings applied.
@@ -432,34 +473,85 @@ impl Ejabberd {
         count: usize,
         password: &str,
     ) -> Result<(), TargetError> {
-        let mut cmd = tokio::process::Command::from(self.control_node(server, prefix, count));
-        cmd.env("IMPRESS_PROVISION_PASSWORD", password)
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(PROVISION_TIMEOUT, cmd.output())
-            .await
-            .map_err(|_| {
-                let limit = PROVISION_TIMEOUT;
-                TargetError::Provision(format!(
-                    "the erl control node did not finish within {limit:?}"
-                ))
-            })?
-            .map_err(|e| TargetError::Provision(format!("could not run erl: {e}")))?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if out.status.success() && stdout.contains("impress-provisioned") {
-            return Ok(());
+        let count = count.to_string();
+        let extra = [self.node.as_str(), server.domain(), prefix, &count];
+        self.eval(
+            server,
+            PROVISION_EVAL,
+            &extra,
+            Some(password),
+            PROVISION_TIMEOUT,
+        )
+        .await
+        .map(drop)
+        .map_err(TargetError::Provision)
+    }
+
+    /// Runs `eval` (an Erlang expression that prints [`EVAL_OK`] and halts) on a hidden
+    /// control node connected to this instance, with `extra` as plain arguments and
+    /// `password` in `IMPRESS_PROVISION_PASSWORD`. Returns its output, or why it failed
+    /// (with the server's log tail).
+    pub(super) async fn eval(
+        &self,
+        server: &ManagedServer,
+        eval: &str,
+        extra: &[&str],
+        password: Option<&str>,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let mut cmd = tokio::process::Command::from(self.control_node(server, eval, extra));
+        if let Some(p) = password {
+            cmd.env("IMPRESS_PROVISION_PASSWORD", p);
         }
-        Err(TargetError::Provision(format!(
+        cmd.kill_on_drop(true);
+        let out = tokio::time::timeout(timeout, cmd.output())
+            .await
+            .map_err(|_| format!("the erl control node did not finish within {timeout:?}"))?
+            .map_err(|e| format!("could not run erl: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if out.status.success() && stdout.contains(EVAL_OK) {
+            return Ok(stdout.into_owned());
+        }
+        Err(format!(
             "the erl control node failed ({}): {}{}\n--- server log tail ---\n{}",
             out.status,
             stdout.trim(),
             String::from_utf8_lossy(&out.stderr).trim(),
             server.log_tail(20)
-        )))
+        ))
     }
 
-    /// A hidden Erlang node that runs [`PROVISION_EVAL`] against the server over the
-    /// instance's private epmd, as the `ejabberd` user when we are root.
-    fn control_node(&self, server: &ManagedServer, prefix: &str, count: usize) -> Command {
+    /// The Erlang node name of this instance.
+    pub(super) fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Starts the instance of `server` again in its dir with its node name and ports (after
+    /// a kill); returns beam's PID once it listens and has logged that it started. A cluster
+    /// member finds its peers in its mnesia schema and rejoins on its own. New processes go
+    /// to `procs`.
+    pub(super) async fn respawn(
+        &self,
+        server: &ManagedServer,
+        procs: &mut ProcessSet,
+    ) -> Result<u32, TargetError> {
+        let inst = Instance {
+            dir: server.dir().to_owned(),
+            c2s_port: server.addr.port(),
+            epmd_port: self.epmd_port,
+            node: self.node.clone(),
+            cookie: self.cookie.clone(),
+        };
+        // The killed beam's pid file would otherwise be taken for the new one.
+        let _ = fs::remove_file(inst.dir.join("ejabberd.pid"));
+        let from = fs::metadata(inst.dir.join("log/ejabberd.log")).map_or(0, |m| m.len());
+        let wrapper = spawn_server(procs, &self.ctl, &inst)?;
+        wait_ready(procs, wrapper, &inst, &server.log_files, from).await
+    }
+
+    /// A hidden Erlang node that runs `eval` against the server over the instance's epmd,
+    /// as the `ejabberd` user when we are root.
+    fn control_node(&self, server: &ManagedServer, eval: &str, extra: &[&str]) -> Command {
         let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
         let ctl_node = format!("impressctl{}x{n}@localhost", std::process::id());
         let erl = self.erl.to_string_lossy();
@@ -467,7 +559,6 @@ impl Ejabberd {
             Some(user) => user.command(&erl),
             None => Command::new(erl.as_ref()),
         };
-        let count = count.to_string();
         let dist = [
             "-start_epmd",
             "false",
@@ -484,8 +575,9 @@ impl Ejabberd {
             "-noinput",
         ])
         .args(dist)
-        .args(["-eval", PROVISION_EVAL])
-        .args(["-extra", &self.node, server.domain(), prefix, &count]);
+        .args(["-eval", eval])
+        .arg("-extra")
+        .args(extra);
         cmd.env("ERL_EPMD_PORT", self.epmd_port.to_string())
             .env("HOME", server.dir())
             .env("ERL_CRASH_DUMP_BYTES", "0")

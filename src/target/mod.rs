@@ -14,11 +14,15 @@
 //! ejabberd root (its `ejabberdctl` only runs as root or as the `ejabberd` user).
 
 mod certs;
+mod cluster;
+mod deployment;
 mod ejabberd;
 mod kamailio;
+mod node;
 mod process;
 mod prosody;
 
+pub use self::deployment::{Deployment, Layout, federation_domains};
 pub use self::kamailio::SipEndpoints;
 
 use std::fmt;
@@ -227,6 +231,16 @@ struct Workspace {
 impl Workspace {
     /// Creates a world-traversable temp dir (the server runs as another user) and the PKI.
     fn create(spec: &ManagedSpec, system_user: &str) -> Result<Self, TargetError> {
+        Self::create_with(spec, system_user, None)
+    }
+
+    /// Like [`create`](Self::create), with the PKI `pki` (shared by a deployment's nodes)
+    /// instead of a new one when given.
+    fn create_with(
+        spec: &ManagedSpec,
+        system_user: &str,
+        pki: Option<&certs::TestPki>,
+    ) -> Result<Self, TargetError> {
         use std::os::unix::fs::PermissionsExt;
         let run_as = process::is_root()
             .then(|| SystemUser::lookup(system_user))
@@ -254,7 +268,10 @@ impl Workspace {
                 .map_err(|e| io_err("making the instance temp dir traversable", e))?;
             process::check_traversable(dir.path(), system_user)?;
         }
-        let pki = certs::TestPki::generate(&spec.domain)?;
+        let pki = match pki {
+            Some(p) => p.clone(),
+            None => certs::TestPki::generate(&spec.domain)?,
+        };
         let ca_file = pki.write_ca(dir.path())?;
         Ok(Self {
             dir,
@@ -290,11 +307,19 @@ impl ManagedServer {
     /// Starts a server as `spec` says and waits until it listens (Prosody: well under 1 s;
     /// ejabberd: 2–5 s).
     pub async fn start(spec: &ManagedSpec) -> Result<Self, TargetError> {
+        Self::start_node(spec, &node::NodeOpts::default()).await
+    }
+
+    /// Starts one node of a deployment (`opts`: shared PKI, cluster, federation).
+    pub(crate) async fn start_node(
+        spec: &ManagedSpec,
+        opts: &node::NodeOpts,
+    ) -> Result<Self, TargetError> {
         spec.validate()?;
         let t0 = Instant::now();
         let server = match spec.kind {
-            ServerKind::Prosody => prosody::start(spec).await?,
-            ServerKind::Ejabberd => ejabberd::start(spec).await?,
+            ServerKind::Prosody => prosody::start(spec, opts).await?,
+            ServerKind::Ejabberd => ejabberd::start(spec, opts).await?,
             ServerKind::Kamailio => kamailio::start(spec).await?,
         };
         tracing::info!(

@@ -495,6 +495,12 @@ impl ProcessSet {
         );
     }
 
+    /// Takes responsibility for every process of `other` (started after ours: they are
+    /// stopped first), leaving it empty.
+    pub(crate) fn absorb(&mut self, other: &mut Self) {
+        self.procs.append(&mut other.procs);
+    }
+
     /// PIDs of every tracked process, in stop order (last started first).
     pub(crate) fn pids(&self) -> Vec<u32> {
         self.procs.iter().rev().map(|t| t.pid).collect()

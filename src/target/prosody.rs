@@ -12,6 +12,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha1::{Digest, Sha1};
 
+use super::node::{NodeOpts, S2sRoutes};
 use super::process::{self, ProcessSet, SystemUser, io_err};
 use super::{
     Backend, ManagedServer, ManagedSpec, ServerKind, TargetError, Workspace, loopback, render,
@@ -20,6 +21,8 @@ use super::{
 
 /// The config template, compiled in so the binary works from any directory.
 const TEMPLATE: &str = include_str!("../../fixtures/targets/prosody/prosody.cfg.lua");
+/// The s2s routing plugin of federated instances (written to `<dir>/plugins/`).
+const S2S_PLUGIN: &str = include_str!("../../fixtures/targets/prosody/mod_s2s_static_routes.lua");
 /// Prosody listens within ~0.2 s; this only bounds a hung start.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// Prosody shuts down in ~1.3 s after SIGTERM.
@@ -38,10 +41,15 @@ pub(super) struct Prosody {
     salt: String,
     /// `data_path` of the config.
     data_dir: PathBuf,
+    /// The `prosody` binary, to start the instance again after a kill.
+    program: PathBuf,
 }
 
 /// Starts Prosody for `spec` and waits until its PID owns the c2s LISTEN socket.
-pub(super) async fn start(spec: &ManagedSpec) -> Result<ManagedServer, TargetError> {
+pub(super) async fn start(
+    spec: &ManagedSpec,
+    opts: &NodeOpts,
+) -> Result<ManagedServer, TargetError> {
     if let Some(m) = spec.disable_modules.iter().find(|m| m.starts_with("mod_")) {
         return Err(TargetError::Spec(format!(
             "Prosody module names have no `mod_` prefix (got `{m}`; write `{}`)",
@@ -52,25 +60,21 @@ pub(super) async fn start(spec: &ManagedSpec) -> Result<ManagedServer, TargetErr
     if process::is_root() {
         process::find_program("setpriv")?;
     }
-    let ws = Workspace::create(spec, "prosody")?;
+    let ws = Workspace::create_with(spec, "prosody", opts.pki.as_deref())?;
     let dir = ws.dir.path().to_owned();
-    let port = prepare(spec, &ws)?;
-
-    let mut cmd = match &ws.run_as {
-        Some(user) => user.command(&program.to_string_lossy()),
-        None => Command::new(&program),
-    };
-    cmd.arg("--config")
-        .arg(dir.join("prosody.cfg.lua"))
-        .arg("-F");
-    let console = dir.join("console.log");
-    let log_files = vec![dir.join("prosody.log"), console.clone()];
-    let child = process::spawn(cmd, "prosody", &console, &dir)?;
-    let pid = child.id();
+    let port = prepare(spec, &ws, opts.s2s.as_ref())?;
+    let log_files = vec![dir.join("prosody.log"), dir.join("console.log")];
     let mut procs = ProcessSet::default();
-    procs.push_child("prosody", child, STOP_GRACE);
     let addr = loopback(port);
-    process::wait_listening(&mut procs, "prosody", pid, addr, READY_TIMEOUT, &log_files).await?;
+    let pid = spawn(
+        &program,
+        ws.run_as.as_ref(),
+        &dir,
+        addr,
+        &mut procs,
+        &log_files,
+    )
+    .await?;
     Ok(ManagedServer {
         kind: ServerKind::Prosody,
         domain: spec.domain.clone(),
@@ -82,23 +86,53 @@ pub(super) async fn start(spec: &ManagedSpec) -> Result<ManagedServer, TargetErr
             run_as: ws.run_as,
             salt: format!("impress-{:016x}", rand::random::<u64>()),
             data_dir: dir.join("data"),
+            program,
         }),
         procs,
         dir: ws.dir,
     })
 }
 
+/// Spawns Prosody in `dir` (its config already there) and waits until it owns the c2s
+/// LISTEN socket `addr`; returns its PID. Also starts a killed instance again.
+async fn spawn(
+    program: &Path,
+    run_as: Option<&SystemUser>,
+    dir: &Path,
+    addr: std::net::SocketAddrV4,
+    procs: &mut ProcessSet,
+    log_files: &[PathBuf],
+) -> Result<u32, TargetError> {
+    let mut cmd = match run_as {
+        Some(user) => user.command(&program.to_string_lossy()),
+        None => Command::new(program),
+    };
+    cmd.arg("--config")
+        .arg(dir.join("prosody.cfg.lua"))
+        .arg("-F");
+    let child = process::spawn(cmd, "prosody", &dir.join("console.log"), dir)?;
+    let pid = child.id();
+    procs.push_child("prosody", child, STOP_GRACE);
+    process::wait_listening(procs, "prosody", pid, addr, READY_TIMEOUT, log_files).await?;
+    Ok(pid)
+}
+
 /// Fills the workspace (dirs, certificate, config, ownership); returns the c2s port.
-fn prepare(spec: &ManagedSpec, ws: &Workspace) -> Result<u16, TargetError> {
+fn prepare(
+    spec: &ManagedSpec,
+    ws: &Workspace,
+    s2s: Option<&S2sRoutes>,
+) -> Result<u16, TargetError> {
     let dir = ws.dir.path();
-    for sub in [dir.join("certs"), dir.join("data")] {
+    for sub in [dir.join("certs"), dir.join("data"), dir.join("plugins")] {
         fs::create_dir_all(&sub).map_err(|e| io_err(format!("creating {}", sub.display()), e))?;
     }
     ws.pki.write_prosody(&dir.join("certs"), &spec.domain)?;
+    write_file(&dir.join("plugins/mod_s2s_static_routes.lua"), S2S_PLUGIN)?;
     let port = process::free_ports(1)?[0];
     write_file(
         &dir.join("prosody.cfg.lua"),
-        &render_config(spec, dir, port),
+        &render_config(spec, dir, port, s2s),
     )?;
     if let Some(user) = &ws.run_as {
         user.chown_tree(dir)?;
@@ -107,29 +141,48 @@ fn prepare(spec: &ManagedSpec, ws: &Workspace) -> Result<u16, TargetError> {
 }
 
 /// The template filled in for `spec`, with `disable_modules` taken out of `modules_enabled`
-/// and put into `modules_disabled` (which also stops autoloaded ones such as `offline`).
-fn render_config(spec: &ManagedSpec, dir: &Path, port: u16) -> String {
+/// and put into `modules_disabled` (which also stops autoloaded ones such as `offline`), and
+/// for a federated node its s2s listener and routes.
+fn render_config(spec: &ManagedSpec, dir: &Path, port: u16, s2s: Option<&S2sRoutes>) -> String {
     let disabled: String = spec
         .disable_modules
         .iter()
         .map(|m| format!("\"{m}\"; "))
         .collect();
-    let settings: Vec<String> = spec
-        .settings
-        .iter()
-        .map(|(k, v)| format!("{k} = {v}"))
-        .collect();
+    let mut settings: Vec<String> = s2s.map(|r| s2s_settings(dir, r)).unwrap_or_default();
+    settings.extend(spec.settings.iter().map(|(k, v)| format!("{k} = {v}")));
+    let (s2s_port, extra) = match s2s {
+        Some(r) => (r.port.to_string(), "\"s2s_static_routes\";"),
+        None => (String::new(), ""),
+    };
     let text = render(
         TEMPLATE,
         &[
             ("DIR", &dir.to_string_lossy()),
             ("DOMAIN", &spec.domain),
             ("C2S_PORT", &port.to_string()),
+            ("S2S_PORTS", &s2s_port),
+            ("EXTRA_MODULES", extra),
             ("MODULES_DISABLED", disabled.trim_end()),
             ("SETTINGS", &settings.join("\n")),
         ],
     );
     remove_enabled(&text, &spec.disable_modules)
+}
+
+/// The global lines that load the routing plugin and route every federated domain (and its
+/// MUC subdomain) to its s2s port on loopback.
+fn s2s_settings(dir: &Path, r: &S2sRoutes) -> Vec<String> {
+    let routes: String = r
+        .routes
+        .iter()
+        .flat_map(|(d, p)| [(d.clone(), p), (format!("conference.{d}"), p)])
+        .map(|(d, p)| format!("[\"{d}\"] = {{ \"127.0.0.1\", {p} }}; "))
+        .collect();
+    vec![
+        format!("plugin_paths = {{ \"{}/plugins\" }}", dir.display()),
+        format!("s2s_static_routes = {{ {}}}", routes),
+    ]
 }
 
 /// Drops the `"name";` lines of the global `modules_enabled = { … }` block.
@@ -157,6 +210,32 @@ fn remove_enabled(cfg: &str, modules: &[String]) -> String {
 }
 
 impl Prosody {
+    /// Starts the instance of `server` again in its dir with its ports (after a kill);
+    /// returns the new PID once it listens. New processes go to `procs`.
+    pub(super) async fn respawn(
+        &self,
+        server: &ManagedServer,
+        procs: &mut ProcessSet,
+    ) -> Result<u32, TargetError> {
+        let std::net::SocketAddr::V4(addr) = server.addr else {
+            return Err(TargetError::Spec(
+                "a managed Prosody listens on IPv4".into(),
+            ));
+        };
+        // A SIGKILLed Prosody leaves its pid file behind.
+        let _ = fs::remove_file(server.dir().join("prosody.pid"));
+        let run_as = self.run_as.as_ref();
+        spawn(
+            &self.program,
+            run_as,
+            server.dir(),
+            addr,
+            procs,
+            &server.log_files,
+        )
+        .await
+    }
+
     /// Writes `data/<domain>/accounts/<prefix><n>.dat` for n in 1..=count. Prosody reads
     /// account files on every authentication, so a running server sees them at once.
     pub(super) async fn provision(
@@ -277,7 +356,7 @@ mod tests {
         let mut spec = ManagedSpec::new(ServerKind::Prosody);
         spec.disable_modules = vec!["ping".into(), "offline".into()];
         spec.settings = vec![("c2s_stanza_size_limit".into(), "10000".into())];
-        let cfg = render_config(&spec, Path::new("/tmp/x"), 15222);
+        let cfg = render_config(&spec, Path::new("/tmp/x"), 15222, None);
         assert!(
             !cfg.contains("  \"ping\";") && !cfg.contains("  \"offline\";"),
             "{cfg}"
@@ -295,5 +374,31 @@ mod tests {
             super::super::tests::leftover_placeholder(&cfg).is_none(),
             "{cfg}"
         );
+    }
+
+    #[test]
+    fn federated_config_listens_for_s2s_and_routes_peers() {
+        let spec = ManagedSpec::new(ServerKind::Prosody);
+        let routes = S2sRoutes {
+            port: 15269,
+            routes: vec![("a.test".into(), 15269), ("b.test".into(), 15270)],
+        };
+        let cfg = render_config(&spec, Path::new("/tmp/x"), 15222, Some(&routes));
+        assert!(cfg.contains("s2s_ports = { 15269 }"), "{cfg}");
+        assert!(cfg.contains("  \"s2s_static_routes\";\n}"), "{cfg}");
+        assert!(
+            cfg.contains("plugin_paths = { \"/tmp/x/plugins\" }"),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains("[\"conference.b.test\"] = { \"127.0.0.1\", 15270 };"),
+            "{cfg}"
+        );
+        assert!(
+            super::super::tests::leftover_placeholder(&cfg).is_none(),
+            "{cfg}"
+        );
+        let alone = render_config(&spec, Path::new("/tmp/x"), 15222, None);
+        assert!(alone.contains("s2s_ports = {  }") && !alone.contains("s2s_static_routes"));
     }
 }

@@ -2,9 +2,12 @@
 //! free loopback ports (scripts/install-targets.sh installs the packages) and stop it.
 
 mod accounting;
+mod calibrate;
 mod cli;
 mod common;
 mod compare;
+mod deployment;
+mod failover;
 mod faults;
 mod forking;
 mod fuzz;
@@ -15,6 +18,7 @@ mod html;
 mod kamailio;
 mod limits;
 mod load;
+mod merge;
 mod metrics;
 mod muc;
 mod offline;

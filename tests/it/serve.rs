@@ -1,7 +1,8 @@
-//! `impress serve` against real Prosody: the info file appears, the password stays in a
-//! 0600 file (never on stdout), `impress run` logs in through the written target files
-//! (STARTTLS verified, plaintext, and plaintext from rotating source addresses), and
-//! SIGTERM stops the server and removes the files.
+//! `impress serve` against real Prosody and Kamailio: the info file appears, the password
+//! stays in a 0600 file (never on stdout), `impress run` logs in through the written target
+//! files (XMPP: STARTTLS verified, plaintext, and plaintext from rotating source addresses;
+//! SIP: REGISTER and MESSAGE over UDP and verified TLS), and SIGTERM stops the server and
+//! removes the files.
 
 use crate::common::{impress, report, text};
 use impress::report::RunStatus;
@@ -202,4 +203,118 @@ fn serve_refuses_an_external_target() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("needs a managed target"), "{}", text(&o));
     assert!(!info.exists());
+}
+
+/// SIP users on UDP and TLS (verified against the written CA), fresh accounts per fleet.
+const SIP_SUITE: &str = r#"name = "serve sip smoke"
+[timeouts]
+response = "5s"
+delivery = "5s"
+
+[[fleet]]
+name = "udp"
+protocol = "sip"
+transport = "udp"
+users = 2
+
+[[fleet]]
+name = "tls"
+protocol = "sip"
+transport = "tls"
+users = 2
+first = 3
+
+[[step]]
+do = "sip-register"
+
+[[step]]
+do = "sip-message"
+count = 2
+every = "50ms"
+
+[[step]]
+do = "sip-unregister"
+"#;
+
+fn kamailio_installed() -> bool {
+    ["/usr/sbin/kamailio", "/sbin/kamailio", "/usr/bin/kamailio"]
+        .iter()
+        .any(|p| Path::new(p).is_file())
+}
+
+/// REGISTER with digest, MESSAGE between partners, over UDP and over TLS.
+fn run_sip_suite(dir: &Path, target: &Path) {
+    let suite = dir.join("serve-sip.toml");
+    std::fs::write(&suite, SIP_SUITE).unwrap();
+    let out = dir.join("sip-report");
+    let o = impress(&[
+        "run",
+        suite.to_str().unwrap(),
+        "--target",
+        target.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&out);
+    assert_eq!(r.status, RunStatus::Passed);
+    assert_eq!(r.accounting.total.delivered, 8);
+}
+
+#[test]
+fn serve_hosts_kamailio_for_sip_runs_until_sigterm() {
+    if !kamailio_installed() {
+        eprintln!("SKIPPED: kamailio is not installed (run scripts/install-targets.sh)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let info_path = dir.path().join("sip.json");
+    let stdout = dir.path().join("stdout.txt");
+    let child = Command::new(env!("CARGO_BIN_EXE_impress"))
+        .args(["serve", "managed:kamailio", "--accounts", "4", "--info"])
+        .arg(&info_path)
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("impress serve starts");
+    let mut serve = Serve(child);
+    assert!(wait_for_file(&info_path, &mut serve.0), "no info file");
+
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&info_path).unwrap()).unwrap();
+    let path = |k: &str| PathBuf::from(info[k].as_str().unwrap_or_else(|| panic!("{k}")));
+    assert_eq!(info["server"], "kamailio");
+    assert_eq!(info["accounts"]["count"], 4);
+    let port = info["port"].as_u64().unwrap();
+    assert_eq!(info["sip"]["udp_port"].as_u64(), Some(port));
+    assert_eq!(info["sip"]["tcp_port"].as_u64(), Some(port));
+    let tls_port = info["sip"]["tls_port"].as_u64().expect("a TLS port");
+    let pid = info["pid"].as_u64().unwrap();
+    assert!(alive(pid));
+    let password_file = path("password_file");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&password_file).unwrap().permissions();
+    assert_eq!(mode.mode() & 0o777, 0o600);
+    let password = std::fs::read_to_string(&password_file).unwrap();
+    let password = password.trim().to_string();
+    let target = path("target_file");
+    let target_text = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        target_text.contains(&format!("sip_tls_port = {tls_port}\n")),
+        "{target_text}"
+    );
+    let plain = std::fs::read_to_string(path("plaintext_target_file")).unwrap();
+    assert!(!plain.contains("sip_tls_port"), "{plain}");
+
+    run_sip_suite(dir.path(), &target);
+
+    assert!(signal(serve.0.id(), "TERM"));
+    let status = wait(&mut serve.0).expect("serve exits after SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    assert!(!alive(pid), "Kamailio survived serve");
+    assert!(!info_path.exists() && !password_file.exists() && !target.exists());
+    let out = std::fs::read_to_string(&stdout).unwrap();
+    assert!(out.contains("impress serve: managed kamailio"), "{out}");
+    assert!(!out.contains(&password), "the password reached stdout");
 }
