@@ -167,7 +167,7 @@ impl Collector {
                     .record(at, done.saturating_duration_since(intended));
                 self.service
                     .entry(op)
-                    .or_insert_with(|| OpRecorder::new(interval))
+                    .or_insert_with(|| OpRecorder::whole_run(interval))
                     .record(at, done.saturating_duration_since(sent));
             }
             Event::OpFailed { op, at } => {
@@ -179,7 +179,7 @@ impl Collector {
                     .error();
                 self.service
                     .entry(op)
-                    .or_insert_with(|| OpRecorder::new(interval))
+                    .or_insert_with(|| OpRecorder::whole_run(interval))
                     .error();
             }
             Event::Outcome(o) => self.judge(*o),

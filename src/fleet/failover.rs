@@ -10,6 +10,7 @@ use crate::events::Event;
 use crate::fault::control::FaultRecord;
 use crate::metrics::Op;
 use crate::metrics::recovery::{StepFacts, UserRecovery, summarize};
+use crate::metrics::remote_watch::{RemoteSightings, RemoteWatch, summarize_remote};
 use crate::scenario::suite::Suite;
 use crate::scenario::suite_failover::{ChatThroughStep, FaultStep, RecoveryConf};
 use std::sync::Arc;
@@ -88,6 +89,7 @@ fn plan(step: &ChatThroughStep, conf: &RecoveryConf, users: usize, seed: u64, ct
         give_up: end + recovery_allowance(step, conf, &backoff),
         seed,
         nodes: ctx.settings.nodes.len().max(1),
+        domains: ctx.settings.domains.clone(),
     }
 }
 
@@ -143,10 +145,39 @@ fn report(rides: &[Ride], plan: &Plan, conf: &RecoveryConf, ctx: &Ctx, label: St
         }
     }
     let messages: Vec<_> = rides.iter().flat_map(|r| r.messages.clone()).collect();
-    let r = summarize(&facts, &recs, &messages);
+    let mut r = summarize(&facts, &recs, &messages);
+    r.remote = remote_view(rides, &facts, &recs);
     ctx.events
         .mark(format!("recovery {:?}: {}", r.verdict, r.reason));
     ctx.events.send(Event::Recovery(Box::new(r)));
+}
+
+/// What watchers on other deployments saw: each user's own sightings, with when a remote
+/// watcher first saw it unavailable after the fault (or its loss) filled in.
+fn remote_view(rides: &[Ride], f: &StepFacts, recs: &[UserRecovery]) -> Option<RemoteWatch> {
+    let seen: Vec<RemoteSightings> = rides
+        .iter()
+        .map(|r| {
+            let bare = r.user.bare.to_string();
+            let from = f.fault.as_ref().map(|(_, at)| *at).or(r.rec.lost_at);
+            let unavailable_at = rides
+                .iter()
+                .flat_map(|w| &w.unavailable)
+                .filter(|(who, at)| *who == bare && from.is_some_and(|o| *at >= o))
+                .map(|(_, at)| *at)
+                .min();
+            RemoteSightings {
+                unavailable_at,
+                ..r.seen.clone()
+            }
+        })
+        .collect();
+    let remote: Vec<_> = rides
+        .iter()
+        .filter(|r| r.remote)
+        .flat_map(|r| r.messages.clone())
+        .collect();
+    summarize_remote(f, recs, &seen, &remote)
 }
 
 /// The fault recovery is measured from: the first disruptive fault of those applied since

@@ -5,7 +5,12 @@
 //! node first when that node may be alive, then the next), else waits Uniform[lower, upper]
 //! from its own seeded PRNG and logs in again on the next node of the list (cycling),
 //! again after each failure, and re-sends initial presence so its partner sees it again.
+//! "Next" stays within the user's deployment: the next node serving its domain
+//! ([`next_in_group`]). A user watching partners on another deployment notes when it sees
+//! them unavailable, for the remote-watcher view of the recovery
+//! ([`crate::metrics::remote_watch`]).
 
+use super::intercluster::next_in_group;
 use super::rng::UserRng;
 use super::steps::{SESSIONS_CONNECTED, credentials};
 use super::tracker::Expect;
@@ -14,6 +19,7 @@ use crate::clock;
 use crate::metrics::Op;
 use crate::metrics::accounting::AccountRow;
 use crate::metrics::recovery::UserRecovery;
+use crate::metrics::remote_watch::RemoteSightings;
 use crate::proto::xmpp::{Element, ns, stanza};
 use crate::scenario::suite_failover::{Backoff, ChatThroughStep};
 use crate::session::Session;
@@ -46,6 +52,16 @@ pub(super) struct Plan {
     pub seed: u64,
     /// Number of nodes.
     pub nodes: usize,
+    /// Each node's domain (empty: one domain); recovery moves users among the nodes of
+    /// their own domain.
+    pub domains: Vec<String>,
+}
+
+impl Plan {
+    /// The node a user of `node` tries next.
+    fn next(&self, node: usize) -> usize {
+        next_in_group(&self.domains, self.nodes, node)
+    }
 }
 
 /// What the user hands back.
@@ -57,12 +73,23 @@ pub(super) struct Ride {
     pub rec: UserRecovery,
     /// Its messages: when sent, how they fared, their ids.
     pub messages: Vec<(Instant, AccountRow, String)>,
+    /// Whether its messages cross deployments (its partner is in another domain).
+    pub remote: bool,
+    /// What its remote watchers saw (`unavailable_at` is filled in from theirs).
+    pub seen: RemoteSightings,
+    /// Partners on another deployment it saw unavailable: (bare JID, when).
+    pub unavailable: Vec<(String, Instant)>,
 }
 
 /// Per-user traffic state.
 struct Traffic {
     to: Option<(String, String)>,
     watchers: Vec<String>,
+    /// Watchers on another deployment (session labels).
+    remote_watchers: Vec<String>,
+    /// Partners on another deployment (bare JIDs) whose unavailability it notes.
+    remote_partners: Vec<String>,
+    unavailable: Vec<(String, Instant)>,
     waker: Arc<Notify>,
     sent: Vec<(Instant, String)>,
     presence: Vec<String>,
@@ -84,11 +111,21 @@ pub(super) async fn ride(mut u: User, plan: Arc<Plan>, ctx: Arc<Ctx>, dir: Arc<D
     }
     rec.node_after = u.node;
     rec.connected_at_end = u.sessions.first().is_some_and(Option::is_some);
-    let messages = settle(&mut t, &mut rec, &ctx).await;
+    let mut seen = RemoteSightings {
+        watched: !t.remote_watchers.is_empty(),
+        ..RemoteSightings::default()
+    };
+    let messages = settle(&mut t, &mut rec, &mut seen, &ctx).await;
+    let remote =
+        t.to.as_ref()
+            .is_some_and(|(to, _)| to.rsplit('@').next() != Some(u.bare.domain()));
     Ride {
         user: u,
         rec,
         messages,
+        remote,
+        seen,
+        unavailable: t.unavailable,
     }
 }
 
@@ -96,15 +133,18 @@ pub(super) async fn ride(mut u: User, plan: Arc<Plan>, ctx: Arc<Ctx>, dir: Arc<D
 fn traffic(u: &User, dir: &Directory) -> Traffic {
     let partner = u.partners.first().and_then(|g| dir.get(*g));
     let to = partner.map(|p| (p.bare.to_string(), p.sessions[0].0.clone()));
-    let watchers = u
-        .partners
+    let partners: Vec<_> = u.partners.iter().filter_map(|g| dir.get(*g)).collect();
+    let watchers = partners.iter().map(|e| e.sessions[0].0.clone()).collect();
+    let remote: Vec<_> = partners
         .iter()
-        .filter_map(|g| dir.get(*g))
-        .map(|e| e.sessions[0].0.clone())
+        .filter(|e| e.bare.domain() != u.bare.domain())
         .collect();
     Traffic {
         to,
         watchers,
+        remote_watchers: remote.iter().map(|e| e.sessions[0].0.clone()).collect(),
+        remote_partners: remote.iter().map(|e| e.bare.to_string()).collect(),
+        unavailable: Vec::new(),
         waker: Arc::new(Notify::new()),
         sent: Vec::new(),
         presence: Vec::new(),
@@ -142,12 +182,13 @@ async fn chat(
         let Some(session) = u.sessions[0].as_ref() else {
             return;
         };
+        note_unavailable(session, t, now).await;
         if now >= next_msg {
             send_message(session, u, t, ctx).await;
             next_msg += s.interval.0;
         }
         if now >= next_ping && t.ping.is_none() {
-            t.ping = send_ping(session, t, ctx).await;
+            t.ping = send_ping(session, t).await;
             next_ping = now + s.ping_interval.0;
         }
         let ping_deadline = t.ping.as_ref().map(|(_, at)| *at + s.ping_timeout.0);
@@ -183,6 +224,26 @@ async fn dead(u: &User, t: &mut Traffic, now: Instant, timeout: Duration) -> Opt
     (now >= sent + timeout).then(|| format!("no ping reply within {timeout:?}"))
 }
 
+/// Takes the unavailable presences of remote partners that arrived, noting who and when.
+async fn note_unavailable(s: &Session, t: &mut Traffic, now: Instant) {
+    if t.remote_partners.is_empty() {
+        return;
+    }
+    let partners = &t.remote_partners;
+    let from_partner = |el: &Element| {
+        el.name == "presence"
+            && el.attr("type") == Some("unavailable")
+            && el
+                .attr("from")
+                .is_some_and(|f| partners.iter().any(|p| f.split('/').next() == Some(p)))
+    };
+    while let Some(got) = s.take(from_partner, now).await {
+        let from = got.el.attr("from").unwrap_or_default();
+        let bare = from.split('/').next().unwrap_or_default().to_string();
+        t.unavailable.push((bare, got.at));
+    }
+}
+
 async fn send_message(s: &Session, u: &User, t: &mut Traffic, ctx: &Ctx) {
     let Some((addr, label)) = t.to.clone() else {
         return;
@@ -203,11 +264,14 @@ async fn send_message(s: &Session, u: &User, t: &mut Traffic, ctx: &Ctx) {
     t.sent.push((now, token));
 }
 
-async fn send_ping(s: &Session, t: &mut Traffic, ctx: &Ctx) -> Option<(String, Instant)> {
+async fn send_ping(s: &Session, t: &mut Traffic) -> Option<(String, Instant)> {
     let id = format!("fping{}", t.seq);
     t.seq += 1;
     let ping = Element::new("ping", ns::PING);
-    let req = stanza::iq("get", &id, Some(&ctx.settings.domain), Some(ping));
+    // The user's own server: in a federation another deployment's domain would be
+    // answered (or not) over s2s.
+    let server = s.jid().domain().to_owned();
+    let req = stanza::iq("get", &id, Some(&server), Some(ping));
     let at = s.send(&req).await.ok()?;
     Some((id, at))
 }
@@ -277,7 +341,7 @@ async fn resume(
     ctx: &Ctx,
     until: Instant,
 ) -> bool {
-    let next = (u.node + 1) % plan.nodes.max(1);
+    let next = plan.next(u.node);
     let mut order = vec![u.node];
     if next != u.node {
         order.push(next);
@@ -329,7 +393,7 @@ async fn relogin(
             return false;
         }
         tokio::time::sleep_until(at.into()).await;
-        u.node = (u.node + 1) % plan.nodes.max(1);
+        u.node = plan.next(u.node);
         rec.relogin_attempts += 1;
         ctx.events.count("relogin_attempts", 1);
         let observer = ctx.tracker.clone();
@@ -384,6 +448,7 @@ async fn announce(s: &Session, u: &User, t: &mut Traffic, ctx: &Ctx) {
 async fn settle(
     t: &mut Traffic,
     rec: &mut UserRecovery,
+    sight: &mut RemoteSightings,
     ctx: &Ctx,
 ) -> Vec<(Instant, AccountRow, String)> {
     let mut all: Vec<String> = t.sent.iter().map(|(_, k)| k.clone()).collect();
@@ -401,6 +466,9 @@ async fn settle(
                 .map(|(_, at)| *at)
                 .min();
             rec.presence_seen_at = rec.presence_seen_at.or(seen);
+            let remote = d.got.iter().filter(|(l, _)| t.remote_watchers.contains(l));
+            let remote_seen = remote.map(|(_, at)| *at).min();
+            sight.available_at = sight.available_at.or(remote_seen);
         }
     }
     let mut out = Vec::new();

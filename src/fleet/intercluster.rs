@@ -9,18 +9,31 @@ use crate::metrics::Op;
 use crate::proto::xmpp::Jid;
 use crate::scenario::suite::Suite;
 use crate::scenario::{Endpoint, TargetPlan};
-use crate::target::Layout;
 
 /// The XMPP domain of each node of `target`: one per deployment of a federation, else the
 /// target's domain for every node.
 pub fn node_domains(target: &TargetPlan) -> Vec<String> {
-    match (&target.endpoint, target.layout) {
-        (Endpoint::Managed(_), Layout::Federation) => {
-            crate::target::federation_domains(&target.domain, target.layout_nodes)
+    match &target.endpoint {
+        Endpoint::Managed(_) => {
+            crate::target::layout_domains(target.layout, &target.domain, target.layout_nodes)
         }
-        (Endpoint::Managed(_), _) => vec![target.domain.clone(); target.layout_nodes.max(1)],
-        (Endpoint::External { .. }, _) => vec![target.domain.clone(); target.nodes.len().max(1)],
+        Endpoint::External { .. } => vec![target.domain.clone(); target.nodes.len().max(1)],
     }
+}
+
+/// The node a user of node `node` moves to when it loses its server: the next node (in
+/// list order, around) serving the same domain, so recovery keeps a deployment's users on
+/// that deployment's nodes (a `federation-standby`: node 0 → node 2 → node 0). `domains`
+/// has one entry per node, or is empty when every node serves one domain.
+pub fn next_in_group(domains: &[String], nodes: usize, node: usize) -> usize {
+    let n = nodes.max(1);
+    let Some(mine) = domains.get(node).filter(|_| domains.len() == n) else {
+        return (node + 1) % n;
+    };
+    (1..=n)
+        .map(|k| (node + k) % n)
+        .find(|&j| &domains[j] == mine)
+        .unwrap_or(node)
 }
 
 /// Puts the users of fleets with a `deployment` on that node, in that node's domain.
@@ -97,6 +110,17 @@ mod tests {
         assert!(across(&[&a, &b], 0, 2).is_empty());
         assert_eq!(across(&[&a, &b, &c], 0, 0), vec![3, 5]);
         assert!(across(&[&a], 0, 0).is_empty());
+    }
+
+    #[test]
+    fn recovery_stays_within_a_deployment() {
+        let d = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let standby = d(&["a", "b", "a"]);
+        assert_eq!(next_in_group(&standby, 3, 0), 2);
+        assert_eq!(next_in_group(&standby, 3, 2), 0);
+        assert_eq!(next_in_group(&standby, 3, 1), 1);
+        assert_eq!(next_in_group(&[], 2, 1), 0);
+        assert_eq!(next_in_group(&d(&["x", "x"]), 2, 0), 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod calibrate;
 pub mod carbon_ledger;
 mod carbons_steps;
+mod delivered;
 mod failover;
 mod failover_user;
 mod forking_steps;

@@ -27,19 +27,21 @@ pub(super) async fn run(
     start: Instant,
     wave: Option<usize>,
 ) -> User {
+    // Each step's future is boxed on its own: inline, every user's task would be as large
+    // as the largest step kind's state machine (~14 KiB) whatever step it runs.
     match step {
-        Step::Login(l) => login(&mut u, l.rate, ctx, start).await,
-        Step::Subscribe(_) => subscribe(&u, ctx, dir, start).await,
-        Step::Presence(p) => presence(&u, p.show.as_deref(), ctx, dir, start).await,
-        Step::Message(m) => message(&u, m, ctx, dir, start).await,
-        Step::Ping(_) => ping(&u, ctx).await,
-        Step::Disco(_) => disco(&u, ctx).await,
-        Step::Logout(_) => logout(&mut u, ctx, dir, wave.unwrap_or(0)).await,
-        Step::SmEnable(_) => sm_steps::enable(&u, ctx).await,
-        Step::SmAck(_) => sm_steps::ack(&u, ctx).await,
-        Step::SmCutResume(c) => sm_steps::cut_resume(&mut u, c, ctx, dir, start).await,
-        Step::SmResumeUnknown(_) => sm_steps::resume_unknown(&u, ctx).await,
-        Step::SmResumeConflict(_) => sm_steps::resume_conflict(&mut u, ctx).await,
+        Step::Login(l) => Box::pin(login(&mut u, l.rate, ctx, start)).await,
+        Step::Subscribe(_) => Box::pin(subscribe(&u, ctx, dir, start)).await,
+        Step::Presence(p) => Box::pin(presence(&u, p.show.as_deref(), ctx, dir, start)).await,
+        Step::Message(m) => Box::pin(message(&u, m, ctx, dir, start)).await,
+        Step::Ping(_) => Box::pin(ping(&u, ctx)).await,
+        Step::Disco(_) => Box::pin(disco(&u, ctx)).await,
+        Step::Logout(_) => Box::pin(logout(&mut u, ctx, dir, wave.unwrap_or(0))).await,
+        Step::SmEnable(_) => Box::pin(sm_steps::enable(&u, ctx)).await,
+        Step::SmAck(_) => Box::pin(sm_steps::ack(&u, ctx)).await,
+        Step::SmCutResume(c) => Box::pin(sm_steps::cut_resume(&mut u, c, ctx, dir, start)).await,
+        Step::SmResumeUnknown(_) => Box::pin(sm_steps::resume_unknown(&u, ctx)).await,
+        Step::SmResumeConflict(_) => Box::pin(sm_steps::resume_conflict(&mut u, ctx)).await,
         Step::MucCreate(_)
         | Step::MucJoin(_)
         | Step::MucMessage(_)
@@ -48,17 +50,19 @@ pub(super) async fn run(
         | Step::MucLimit(_)
         | Step::MucMembersOnly(_)
         | Step::MucLeave(_)
-        | Step::MucDestroy(_) => super::muc_steps::run(&mut u, step, ctx, dir, start).await,
-        Step::Offline(o) => offline_steps::offline(&mut u, o, ctx, dir, start).await,
-        Step::RosterLimit(r) => offline_steps::roster_limit(&u, r, ctx).await,
-        Step::Fork(f) => super::forking_steps::fork(&u, f, ctx, dir, start).await,
+        | Step::MucDestroy(_) => {
+            Box::pin(super::muc_steps::run(&mut u, step, ctx, dir, start)).await
+        }
+        Step::Offline(o) => Box::pin(offline_steps::offline(&mut u, o, ctx, dir, start)).await,
+        Step::RosterLimit(r) => Box::pin(offline_steps::roster_limit(&u, r, ctx)).await,
+        Step::Fork(f) => Box::pin(super::forking_steps::fork(&u, f, ctx, dir, start)).await,
         Step::LockIn(l) => {
             let phase = wave.unwrap_or(0);
-            super::forking_steps::lock_in(&u, l, ctx, dir, start, phase).await;
+            Box::pin(super::forking_steps::lock_in(&u, l, ctx, dir, start, phase)).await;
         }
-        Step::CarbonsEnable(t) => super::carbons_steps::toggle(&u, t, true, ctx).await,
-        Step::CarbonsDisable(t) => super::carbons_steps::toggle(&u, t, false, ctx).await,
-        Step::Carbons(c) => super::carbons_steps::traffic(&u, c, ctx, dir, start).await,
+        Step::CarbonsEnable(t) => Box::pin(super::carbons_steps::toggle(&u, t, true, ctx)).await,
+        Step::CarbonsDisable(t) => Box::pin(super::carbons_steps::toggle(&u, t, false, ctx)).await,
+        Step::Carbons(c) => Box::pin(super::carbons_steps::traffic(&u, c, ctx, dir, start)).await,
         Step::SipRegister(_)
         | Step::SipUnregister(_)
         | Step::SipSubscribe(_)
@@ -66,7 +70,7 @@ pub(super) async fn run(
         | Step::SipPublish(_)
         | Step::SipUnpublish(_)
         | Step::SipMessage(_)
-        | Step::SipProbe(_) => super::sip_steps::run(&mut u, step, ctx, dir, start).await,
+        | Step::SipProbe(_) => Box::pin(super::sip_steps::run(&mut u, step, ctx, dir, start)).await,
         // The fleet runs load phases (`fleet::load`) and failover steps (`fleet::failover`)
         // itself.
         Step::Wait(_)
@@ -366,6 +370,9 @@ async fn message(u: &User, m: &MessageStep, ctx: &Ctx, dir: &Directory, start: I
     let mut tokens = Vec::new();
     for k in 0..count {
         let intended = start + every * k;
+        // Judge what has arrived everywhere it can before sleeping, so a long step keeps
+        // only its messages in flight, not a record of every message sent.
+        judge_settled(&mut tokens, s0, to, ctx);
         tokio::time::sleep_until(intended.into()).await;
         let token = ctx.tracker.token();
         let e = expect.clone();
@@ -390,6 +397,19 @@ async fn message(u: &User, m: &MessageStep, ctx: &Ctx, dir: &Directory, start: I
         };
         judge_message(s0, &d, to, ctx);
     }
+}
+
+/// Judges and forgets the messages among `tokens` that every possible recipient has.
+fn judge_settled(tokens: &mut Vec<String>, s: &Session, to: Recipient, ctx: &Ctx) {
+    tokens.retain(|t| {
+        if !ctx.tracker.settled(t) {
+            return true;
+        }
+        if let Some(d) = ctx.tracker.finish(t) {
+            judge_message(s, &d, to, ctx);
+        }
+        false
+    });
 }
 
 /// Judges one delivered (or lost) message by the clause its addressing invokes.

@@ -2,6 +2,7 @@
 //! message id, or the presence status). Readers report tokens as they come off the wire;
 //! steps wait for their tokens and judge who received what.
 
+use super::delivered::{AccountedTo, DeliveredLedger};
 use crate::clock;
 use crate::events::Events;
 use crate::metrics::Op;
@@ -84,6 +85,9 @@ pub struct Tracker {
     pub carbons: super::carbon_ledger::CarbonLedger,
     /// Highest token number each (sender, receiving session) has seen, to spot reordering.
     highest: Mutex<HashMap<(String, String), u64>>,
+    /// Token numbers of judged messages, per session that received them, so a copy that
+    /// arrives after its message was judged is still accounted as a duplicate.
+    judged: Mutex<DeliveredLedger>,
     seq: AtomicU64,
     events: Events,
 }
@@ -95,6 +99,7 @@ impl Tracker {
             pending: Mutex::new(HashMap::new()),
             carbons: super::carbon_ledger::CarbonLedger::new(events.clone()),
             highest: Mutex::new(HashMap::new()),
+            judged: Mutex::new(DeliveredLedger::default()),
             seq: AtomicU64::new(1),
             events,
         }
@@ -229,8 +234,62 @@ impl Tracker {
         }
         if !matches!(d.op, Op::Presence | Op::Subscribe) {
             self.account(token, &d);
+            self.remember_judged(token, &d);
         }
         Some(d)
+    }
+
+    /// Whether `token` can no longer gain a receiver (every session that may receive it
+    /// has it), so a step may judge it before its other messages; copies still to come are
+    /// duplicates, which the tracker accounts after judgement too. True for a token no
+    /// longer pending.
+    pub fn settled(&self, token: &str) -> bool {
+        let Ok(p) = self.pending.lock() else {
+            return true;
+        };
+        let Some(d) = p.get(token) else {
+            return true;
+        };
+        let has = |l: &String| d.got.iter().any(|(g, _)| g == l);
+        match &d.expect {
+            Expect::All(ls) | Expect::Any(ls) => ls.iter().all(has),
+        }
+    }
+
+    /// Keeps the token number of a judged message per session that received it.
+    fn remember_judged(&self, token: &str, d: &Delivery) {
+        let Some(n) = token_number(token) else {
+            return;
+        };
+        let to = match d.expect {
+            Expect::All(_) => AccountedTo::Session,
+            Expect::Any(_) => AccountedTo::Account,
+        };
+        if let Ok(mut j) = self.judged.lock() {
+            for (label, _) in &d.got {
+                j.record(label, n, to);
+            }
+        }
+    }
+
+    /// Accounts a copy of an already judged message at session `to` as a duplicate when
+    /// that session had received it before the judgement.
+    fn late_copy(&self, token: &str, to: &str) {
+        let Some(n) = token_number(token) else {
+            return;
+        };
+        let recipient = self.judged.lock().ok().and_then(|j| j.duplicate_for(to, n));
+        if let Some(recipient) = recipient {
+            let row = AccountRow {
+                duplicated: 1,
+                ..AccountRow::default()
+            };
+            self.events.accounted(Accounted {
+                recipient,
+                row,
+                lost_id: None,
+            });
+        }
     }
 
     /// Reports, per recipient, what happened to one judged message. A message to a bare
@@ -322,8 +381,11 @@ impl Tracker {
             return true;
         };
         let Some(d) = p.get_mut(token) else {
-            // It was already judged (and accounted lost if no copy had come): a late copy.
+            // It was already judged (and accounted lost if no copy had come): a late copy,
+            // a duplicate if this session had received it.
+            drop(p);
             self.events.count("copies_late", 1);
+            self.late_copy(token, to);
             return true;
         };
         if d.got.iter().any(|(l, _)| l == to) {
@@ -331,7 +393,7 @@ impl Tracker {
             d.duplicated_to.push(to.to_string());
         } else {
             d.got.push((to.to_string(), at));
-            let n = token[PREFIX.len()..].parse().unwrap_or(0);
+            let n = token_number(token).unwrap_or(0);
             if self.overtaken(&d.sender, to, n) {
                 d.reordered_at.push(to.to_string());
             }
@@ -363,6 +425,11 @@ pub(crate) async fn wait_until(waker: &Notify, deadline: Instant, done: impl Fn(
             return;
         }
     }
+}
+
+/// The number of an `impress-<n>` token.
+fn token_number(token: &str) -> Option<u64> {
+    token.strip_prefix(PREFIX)?.parse().ok()
 }
 
 /// The first `impress-<n>` token in `text`.
@@ -468,5 +535,51 @@ mod tests {
         let lost: Vec<_> = rows.iter().filter_map(|a| a.lost_id.clone()).collect();
         assert_eq!(lost, vec![tokens[2].clone()]);
         assert!(rows.iter().all(|a| a.recipient == "b/y"));
+    }
+
+    /// A message judged as soon as it settled still has its later copies accounted as
+    /// duplicates, to the session (full JID) or the account (bare JID) it was for; a copy
+    /// at a session that never had it is only a late copy.
+    #[test]
+    fn copies_after_judgement_are_accounted_as_duplicates() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let t = Tracker::new(Events::new(tx));
+        let sender = Jid::new(Some("a"), "example.test", Some("x")).expect("jid");
+        let waker = Arc::new(Notify::new());
+        let now = clock::now();
+        let (full, bare) = (t.token(), t.token());
+        let e = Expect::All(vec!["b/y".into()]);
+        t.expect(&full, Op::Message, now, &sender, e, &waker);
+        let e = Expect::Any(vec!["c/z".into()]);
+        t.expect(&bare, Op::Message, now, &sender, e, &waker);
+        let copy = |tok: &str| {
+            let mut m = stanza::message("chat", tok, "b@example.test/y", "hi");
+            m.set_attr("from", "a@example.test/x");
+            m
+        };
+        assert!(!t.settled(&full));
+        t.message("b/y", &copy(&full), b"<message/>", now);
+        t.message("c/z", &copy(&bare), b"<message/>", now);
+        assert!(t.settled(&full) && t.settled(&bare));
+        t.finish(&full).expect("pending");
+        t.finish(&bare).expect("pending");
+        for (to, tok) in [
+            ("b/y", &full),
+            ("c/z", &bare),
+            ("c/z", &bare),
+            ("d/w", &full),
+        ] {
+            t.message(to, &copy(tok), b"<message/>", now);
+        }
+        let rows = accounted(&mut rx);
+        let dup = |r: &str| {
+            rows.iter()
+                .filter(|a| a.recipient == r)
+                .map(|a| a.row.duplicated)
+                .sum::<u64>()
+        };
+        assert_eq!((dup("b/y"), dup("c"), dup("d/w")), (1, 2, 0));
+        let delivered: u64 = rows.iter().map(|a| a.row.delivered).sum();
+        assert_eq!(delivered, 2, "a late copy is no second delivery");
     }
 }

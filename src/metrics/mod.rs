@@ -7,6 +7,7 @@ pub mod lag;
 pub mod live;
 mod recorder;
 pub mod recovery;
+pub mod remote_watch;
 mod series;
 
 pub use live::Snapshot;

@@ -155,6 +155,9 @@ pub struct RecoveryReport {
     pub verdict: RecoveryVerdict,
     /// Why, in one line.
     pub reason: String,
+    /// What watchers on another deployment saw (intercluster; `None`: no such watchers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<super::remote_watch::RemoteWatch>,
 }
 
 /// What the step knows beyond the users' own records.
@@ -236,6 +239,7 @@ pub fn summarize(
         bound_formula,
         verdict: RecoveryVerdict::Pass,
         reason: String::new(),
+        remote: None,
     };
     judge(&mut r);
     r
@@ -243,7 +247,7 @@ pub fn summarize(
 
 /// Users that lost their connection, those of them back, the origin of the times (the
 /// fault, else the first loss) and when the last one came back (`None`: not all did).
-fn outcomes<'a>(
+pub(super) fn outcomes<'a>(
     f: &StepFacts,
     users: &'a [UserRecovery],
 ) -> (
@@ -339,7 +343,7 @@ fn judge(r: &mut RecoveryReport) {
 }
 
 /// Accounting of the messages sent in [origin, end] and of all of them, with lost ids.
-fn tally(
+pub(super) fn tally(
     messages: &[(Instant, AccountRow, String)],
     origin: Option<Instant>,
     end: Instant,

@@ -1,7 +1,8 @@
 //! Failover recovery in the terminal summary and the HTML report: one block per
 //! `chat-through` step with its verdict, the times (detection, outage, time until 100 %
 //! are back, presence re-convergence), re-login rates, resumptions, where users ended up
-//! and the messages sent during the outage.
+//! and the messages sent during the outage; across deployments, what the failed users'
+//! remote watchers saw.
 
 use super::html::escape;
 use super::terminal::clean;
@@ -41,7 +42,7 @@ fn lines(r: &RecoveryReport) -> Vec<(&'static str, String)> {
     let all_back = r
         .time_to_all_back_ms
         .map_or("never".into(), |t| format!("{t} ms after the fault"));
-    vec![
+    let mut out = vec![
         (
             "fault",
             r.fault.clone().unwrap_or_else(|| "none seen".into()),
@@ -70,6 +71,44 @@ fn lines(r: &RecoveryReport) -> Vec<(&'static str, String)> {
         ),
         ("messages", messages(r)),
         ("nodes after", format!("{:?} users per node", r.nodes_after)),
+    ];
+    if let Some(w) = &r.remote {
+        out.extend(remote(w));
+    }
+    out
+}
+
+/// The remote-watcher lines (intercluster): presence seen from the other deployment and
+/// the messages that crossed deployments during the outage.
+fn remote(w: &crate::metrics::remote_watch::RemoteWatch) -> [(&'static str, String); 3] {
+    let (m, t) = (&w.messages_during_outage, &w.messages_total);
+    [
+        (
+            "remote view",
+            format!(
+                "{} watched users lost their connection; remote watchers saw {} unavailable \
+                 (flap {}) and {} available again",
+                w.watched_disconnected,
+                w.seen_unavailable,
+                stats(&w.flap),
+                w.seen_available_again
+            ),
+        ),
+        (
+            "remote avail",
+            format!(
+                "fault -> remote watcher sees the user available: {}",
+                stats(&w.presence_outage)
+            ),
+        ),
+        (
+            "remote msgs",
+            format!(
+                "across deployments during the outage: sent {} delivered {} duplicated {} \
+                 lost {}; whole step: sent {} delivered {} lost {}",
+                m.sent, m.delivered, m.duplicated, m.lost, t.sent, t.delivered, t.lost
+            ),
+        ),
     ]
 }
 
@@ -190,6 +229,12 @@ mod tests {
         assert!(out.contains("FAIL — 1 of 1 users"), "{out}");
         assert!(out.contains("all back     never"), "{out}");
         assert!(out.contains("nodes after  [0, 1] users per node"), "{out}");
+        assert!(!out.contains("remote"), "{out}");
+        let mut r = report();
+        r.remote = Some(Default::default());
+        let mut out = String::new();
+        terminal(&mut out, &[r]);
+        assert!(out.contains("remote avail"), "{out}");
     }
 
     #[test]

@@ -356,7 +356,8 @@ pub fn load_target(arg: Option<&str>) -> Result<TargetPlan, Error> {
         let (kind, layout, domain) = managed_shortcut(server).ok_or_else(|| {
             Error::Usage(format!(
                 "--target {arg}: unknown managed server `{server}` (prosody, ejabberd, \
-                 kamailio, ejabberd-cluster, ejabberd-pair, prosody-pair, federation)"
+                 kamailio, ejabberd-cluster, ejabberd-pair, prosody-pair, federation, \
+                 federation-standby)"
             ))
         })?;
         let mut spec = ManagedSpec::new(kind);
@@ -383,6 +384,12 @@ fn managed_shortcut(name: &str) -> Option<(ServerKind, Layout, Option<String>)> 
         "federation" => (
             ServerKind::Prosody,
             Layout::Federation,
+            Some("a.example.test".to_owned()),
+        ),
+        // Nodes 0 and 2 serve a.example.test (active, standby), node 1 b.example.test.
+        "federation-standby" => (
+            ServerKind::Prosody,
+            Layout::FederationStandby,
             Some("a.example.test".to_owned()),
         ),
         single => return Some((single.parse().ok()?, Layout::Single, None)),

@@ -13,13 +13,35 @@ const MAX_LINE: usize = 2048;
 #[derive(Debug, Clone)]
 pub struct Recorder(Arc<Mutex<Buf>>);
 
+/// One kept frame, as bytes: text conversion waits for [`Recorder::snapshot`], which only
+/// evidence needs, while recording happens for every datagram of a load run.
+#[derive(Debug)]
+struct Frame {
+    t_ms: f64,
+    dir: Direction,
+    /// At most [`MAX_LINE`] bytes of the frame.
+    bytes: Vec<u8>,
+    /// The frame's whole length (more than `bytes.len()` when clipped).
+    len: usize,
+}
+
+impl Frame {
+    fn line(&self) -> TranscriptLine {
+        TranscriptLine {
+            t_ms: self.t_ms,
+            dir: self.dir,
+            text: clip(&self.bytes, self.len),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Buf {
     start: Instant,
     head_cap: usize,
     tail_cap: usize,
-    head: Vec<TranscriptLine>,
-    tail: VecDeque<TranscriptLine>,
+    head: Vec<Frame>,
+    tail: VecDeque<Frame>,
     omitted: usize,
 }
 
@@ -39,22 +61,39 @@ impl Recorder {
 
     /// Records a frame at `at`.
     pub fn record(&self, at: Instant, dir: Direction, bytes: &[u8]) {
-        let text = clip(bytes);
         let Ok(mut b) = self.0.lock() else { return };
-        let line = TranscriptLine {
-            t_ms: at.saturating_duration_since(b.start).as_secs_f64() * 1000.0,
-            dir,
-            text,
-        };
+        let t_ms = at.saturating_duration_since(b.start).as_secs_f64() * 1000.0;
+        let kept = &bytes[..bytes.len().min(MAX_LINE)];
         if b.head.len() < b.head_cap {
-            b.head.push(line);
+            let frame = Frame {
+                t_ms,
+                dir,
+                bytes: kept.to_vec(),
+                len: bytes.len(),
+            };
+            b.head.push(frame);
             return;
         }
-        if b.tail.len() == b.tail_cap {
-            b.tail.pop_front();
+        if b.tail_cap == 0 {
             b.omitted += 1;
+            return;
         }
-        b.tail.push_back(line);
+        // A full ring hands its evicted frame's buffer to the new one: no allocation.
+        let mut buf = Vec::new();
+        if b.tail.len() == b.tail_cap
+            && let Some(old) = b.tail.pop_front()
+        {
+            b.omitted += 1;
+            buf = old.bytes;
+            buf.clear();
+        }
+        buf.extend_from_slice(kept);
+        b.tail.push_back(Frame {
+            t_ms,
+            dir,
+            bytes: buf,
+            len: bytes.len(),
+        });
     }
 
     /// Records a note by impress (not wire bytes).
@@ -67,8 +106,12 @@ impl Recorder {
         let Ok(b) = self.0.lock() else {
             return Transcript::default();
         };
-        let mut lines = b.head.clone();
-        lines.extend(b.tail.iter().cloned());
+        let lines = b
+            .head
+            .iter()
+            .chain(b.tail.iter())
+            .map(Frame::line)
+            .collect();
         Transcript {
             lines,
             omitted: b.omitted,
@@ -76,12 +119,12 @@ impl Recorder {
     }
 }
 
-fn clip(bytes: &[u8]) -> String {
-    if bytes.len() <= MAX_LINE {
-        return String::from_utf8_lossy(bytes).into_owned();
+/// The text of a frame's kept bytes (lossy UTF-8), with a marker when `len` was longer.
+fn clip(kept: &[u8], len: usize) -> String {
+    let mut s = String::from_utf8_lossy(kept).into_owned();
+    if len > kept.len() {
+        s.push_str(&format!("… [{} more bytes]", len - kept.len()));
     }
-    let mut s = String::from_utf8_lossy(&bytes[..MAX_LINE]).into_owned();
-    s.push_str(&format!("… [{} more bytes]", bytes.len() - MAX_LINE));
     s
 }
 

@@ -41,6 +41,10 @@ pub enum Layout {
     Pair,
     /// Deployments with different domains, federated over s2s on loopback (Prosody).
     Federation,
+    /// A federation whose first deployment is an active/standby pair (Prosody, 3 nodes):
+    /// node 0 serves `a.<base>` (active), node 1 `b.<base>`, node 2 `a.<base>` again (the
+    /// standby, sharing node 0's data dir). s2s to `a.<base>` tries node 0, then node 2.
+    FederationStandby,
 }
 
 impl Layout {
@@ -51,13 +55,16 @@ impl Layout {
             Self::Cluster => "cluster",
             Self::Pair => "pair",
             Self::Federation => "federation",
+            Self::FederationStandby => "federation-standby",
         }
     }
 
-    /// Nodes when the target does not say: 1 for `single`, 2 otherwise.
+    /// Nodes when the target does not say: 1 for `single`, 3 for `federation-standby`, 2
+    /// otherwise.
     pub fn default_nodes(self) -> usize {
         match self {
             Self::Single => 1,
+            Self::FederationStandby => 3,
             _ => 2,
         }
     }
@@ -79,6 +86,13 @@ impl Layout {
                  plugin; ejabberd would need a private /etc/hosts), not {kind}"
             )),
             Self::Federation if nodes < 2 => bad("layout `federation` needs 2 nodes".into()),
+            Self::FederationStandby if kind != ServerKind::Prosody => bad(format!(
+                "layout `federation-standby` runs Prosody (s2s routes to loopback ports), \
+                 not {kind}"
+            )),
+            Self::FederationStandby if nodes != 3 => bad(format!(
+                "layout `federation-standby` has 3 nodes (A active, B, A standby), not {nodes}"
+            )),
             Self::Pair if kind == ServerKind::Kamailio => {
                 bad("layout `pair` is for XMPP servers".into())
             }
@@ -105,8 +119,10 @@ impl FromStr for Layout {
             "cluster" => Ok(Self::Cluster),
             "pair" => Ok(Self::Pair),
             "federation" => Ok(Self::Federation),
+            "federation-standby" => Ok(Self::FederationStandby),
             other => Err(TargetError::Spec(format!(
-                "unknown layout `{other}` (single, cluster, pair, federation)"
+                "unknown layout `{other}` (single, cluster, pair, federation, \
+                 federation-standby)"
             ))),
         }
     }
@@ -176,6 +192,7 @@ impl Deployment {
             Layout::Pair => Self::pair(spec, nodes).await?,
             Layout::Cluster => Self::cluster(spec, nodes).await?,
             Layout::Federation => Self::federation(spec, nodes).await?,
+            Layout::FederationStandby => Self::federation_standby(spec).await?,
         };
         if layout != Layout::Single {
             tracing::info!(
@@ -223,6 +240,7 @@ impl Deployment {
                 pki: Some(pki.clone()),
                 cluster: Some(member),
                 s2s: None,
+                shared_data: None,
             };
             (spec.clone(), opts)
         });
@@ -253,11 +271,43 @@ impl Deployment {
                 pki: Some(pki.clone()),
                 cluster: None,
                 s2s: Some(s2s),
+                shared_data: None,
             };
             (spec, opts)
         });
         let servers = start_all(opts.collect()).await?;
         Ok(Self::of(Layout::Federation, servers, None))
+    }
+
+    /// Node 0 (A active) and node 1 (B) start together; node 2 (A standby) then starts on
+    /// node 0's data dir. Every node routes `a.<base>` to node 0's s2s port, then node 2's.
+    async fn federation_standby(spec: &ManagedSpec) -> Result<Self, TargetError> {
+        let domains = layout_domains(Layout::FederationStandby, &spec.domain, 3);
+        let pki = Arc::new(TestPki::generate_for(&[
+            domains[0].as_str(),
+            domains[1].as_str(),
+        ])?);
+        let ports = process::free_ports(3)?;
+        let routes: Vec<(String, u16)> = domains.iter().cloned().zip(ports.clone()).collect();
+        let node = |i: usize, shared_data| {
+            let mut spec = spec.clone();
+            spec.domain = domains[i].clone();
+            let s2s = S2sRoutes {
+                port: ports[i],
+                routes: routes.clone(),
+            };
+            let opts = NodeOpts {
+                pki: Some(pki.clone()),
+                cluster: None,
+                s2s: Some(s2s),
+                shared_data,
+            };
+            (spec, opts)
+        };
+        let mut servers = start_all(vec![node(0, None), node(1, None)]).await?;
+        let shared = servers[0].dir().join("data");
+        servers.extend(start_all(vec![node(2, Some(shared))]).await?);
+        Ok(Self::of(Layout::FederationStandby, servers, None))
     }
 
     fn of(layout: Layout, servers: Vec<ManagedServer>, epmd: Option<SharedEpmd>) -> Self {
@@ -340,7 +390,11 @@ impl Deployment {
                 .provision(prefix, count, password)
                 .await;
         }
-        for node in &self.nodes {
+        for (i, node) in self.nodes.iter().enumerate() {
+            // A standby sharing node 0's data dir has its accounts already.
+            if self.layout == Layout::FederationStandby && i == 2 {
+                continue;
+            }
             node.server.provision(prefix, count, password).await?;
         }
         Ok(())
@@ -537,6 +591,20 @@ pub fn federation_domains(domain: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The XMPP domain of each of the `n` nodes of a `layout` deployment whose target domain
+/// is `domain`: one per deployment of a federation, `a.<base>` twice in a
+/// `federation-standby` (nodes 0 and 2), else `domain` for every node.
+pub fn layout_domains(layout: Layout, domain: &str, n: usize) -> Vec<String> {
+    match layout {
+        Layout::Federation => federation_domains(domain, n),
+        Layout::FederationStandby => {
+            let d = federation_domains(domain, 2);
+            (0..n).map(|i| d[i % 2].clone()).collect()
+        }
+        _ => vec![domain.to_owned(); n.max(1)],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -548,6 +616,7 @@ mod tests {
             Layout::Cluster,
             Layout::Pair,
             Layout::Federation,
+            Layout::FederationStandby,
         ] {
             assert_eq!(l.name().parse::<Layout>().unwrap(), l);
         }
@@ -559,6 +628,21 @@ mod tests {
         assert!(Layout::Pair.check(ServerKind::Prosody, 3).is_ok());
         assert!(Layout::Federation.check(ServerKind::Prosody, 1).is_err());
         assert!(Layout::Federation.check(ServerKind::Ejabberd, 2).is_err());
+        assert!(
+            Layout::FederationStandby
+                .check(ServerKind::Prosody, 3)
+                .is_ok()
+        );
+        assert!(
+            Layout::FederationStandby
+                .check(ServerKind::Prosody, 2)
+                .is_err()
+        );
+        assert!(
+            Layout::FederationStandby
+                .check(ServerKind::Ejabberd, 3)
+                .is_err()
+        );
         assert!(
             Layout::Pair
                 .check(ServerKind::Ejabberd, MAX_NODES + 1)
@@ -575,6 +659,18 @@ mod tests {
         assert_eq!(
             federation_domains("example.test", 3),
             ["example.test", "b.example.test", "c.example.test"]
+        );
+    }
+
+    #[test]
+    fn a_standby_serves_its_active_nodes_domain() {
+        assert_eq!(
+            layout_domains(Layout::FederationStandby, "a.example.test", 3),
+            ["a.example.test", "b.example.test", "a.example.test"]
+        );
+        assert_eq!(
+            layout_domains(Layout::Pair, "x.test", 2),
+            ["x.test", "x.test"]
         );
     }
 

@@ -22,7 +22,7 @@ mod node;
 mod process;
 mod prosody;
 
-pub use self::deployment::{Deployment, Layout, federation_domains};
+pub use self::deployment::{Deployment, Layout, federation_domains, layout_domains};
 pub use self::kamailio::SipEndpoints;
 
 use std::fmt;

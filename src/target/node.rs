@@ -17,6 +17,9 @@ pub(crate) struct NodeOpts {
     pub cluster: Option<ClusterMember>,
     /// Federation: listen for s2s and route outgoing s2s to the peers on loopback.
     pub s2s: Option<S2sRoutes>,
+    /// Prosody only: use this data dir (another node's) instead of a fresh one, as an
+    /// active/standby pair sharing a database would (accounts, rosters, offline messages).
+    pub shared_data: Option<std::path::PathBuf>,
 }
 
 /// One node of an ejabberd cluster on this machine.
@@ -38,6 +41,7 @@ pub(crate) struct S2sRoutes {
     /// This node's s2s listening port.
     pub port: u16,
     /// Every federated domain (this one's too) and the loopback s2s port serving it; MUC
-    /// subdomains (`conference.<domain>`) route to the same port.
+    /// subdomains (`conference.<domain>`) route to the same port. A domain listed more
+    /// than once (an active/standby pair) is tried at each port in order.
     pub routes: Vec<(String, u16)>,
 }

@@ -63,6 +63,9 @@ pub(super) async fn start(
     let ws = Workspace::create_with(spec, "prosody", opts.pki.as_deref())?;
     let dir = ws.dir.path().to_owned();
     let port = prepare(spec, &ws, opts.s2s.as_ref())?;
+    if let Some(shared) = &opts.shared_data {
+        share_data(&dir.join("data"), shared)?;
+    }
     let log_files = vec![dir.join("prosody.log"), dir.join("console.log")];
     let mut procs = ProcessSet::default();
     let addr = loopback(port);
@@ -170,14 +173,41 @@ fn render_config(spec: &ManagedSpec, dir: &Path, port: u16, s2s: Option<&S2sRout
     remove_enabled(&text, &spec.disable_modules)
 }
 
+/// Replaces the fresh (empty) data dir `data` by a link to `shared`, another node's: the
+/// standby of an active/standby pair then serves the active node's accounts, rosters and
+/// offline messages (a stand-in for a shared database).
+fn share_data(data: &Path, shared: &Path) -> Result<(), TargetError> {
+    fs::remove_dir(data).map_err(|e| io_err(format!("removing {}", data.display()), e))?;
+    std::os::unix::fs::symlink(shared, data).map_err(|e| {
+        io_err(
+            format!("linking {} to {}", data.display(), shared.display()),
+            e,
+        )
+    })
+}
+
 /// The global lines that load the routing plugin and route every federated domain (and its
 /// MUC subdomain) to its s2s port on loopback.
 fn s2s_settings(dir: &Path, r: &S2sRoutes) -> Vec<String> {
-    let routes: String = r
-        .routes
+    // A domain listed several times (an active/standby pair) gets its ports in order.
+    let mut grouped: Vec<(&str, Vec<u16>)> = Vec::new();
+    for (d, p) in &r.routes {
+        match grouped.iter_mut().find(|(g, _)| g == d) {
+            Some((_, ports)) => ports.push(*p),
+            None => grouped.push((d, vec![*p])),
+        }
+    }
+    let addr = |p: &u16| format!("{{ \"127.0.0.1\", {p} }}");
+    let routes: String = grouped
         .iter()
-        .flat_map(|(d, p)| [(d.clone(), p), (format!("conference.{d}"), p)])
-        .map(|(d, p)| format!("[\"{d}\"] = {{ \"127.0.0.1\", {p} }}; "))
+        .flat_map(|(d, ps)| [(d.to_string(), ps), (format!("conference.{d}"), ps)])
+        .map(|(d, ps)| match ps.as_slice() {
+            [p] => format!("[\"{d}\"] = {}; ", addr(p)),
+            many => {
+                let list: Vec<String> = many.iter().map(addr).collect();
+                format!("[\"{d}\"] = {{ {} }}; ", list.join(", "))
+            }
+        })
         .collect();
     vec![
         format!("plugin_paths = {{ \"{}/plugins\" }}", dir.display()),
@@ -396,6 +426,23 @@ mod tests {
         );
         assert!(
             super::super::tests::leftover_placeholder(&cfg).is_none(),
+            "{cfg}"
+        );
+        let pair = S2sRoutes {
+            port: 15270,
+            routes: vec![
+                ("a.test".into(), 15269),
+                ("b.test".into(), 15270),
+                ("a.test".into(), 15271),
+            ],
+        };
+        let cfg = render_config(&spec, Path::new("/tmp/x"), 15222, Some(&pair));
+        assert!(
+            cfg.contains("[\"a.test\"] = { { \"127.0.0.1\", 15269 }, { \"127.0.0.1\", 15271 } };"),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains("[\"b.test\"] = { \"127.0.0.1\", 15270 };"),
             "{cfg}"
         );
         let alone = render_config(&spec, Path::new("/tmp/x"), 15222, None);

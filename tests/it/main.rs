@@ -15,6 +15,7 @@ mod ha_profile;
 mod hostile;
 mod hostile_sip;
 mod html;
+mod intercluster;
 mod kamailio;
 mod limits;
 mod load;

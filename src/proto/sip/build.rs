@@ -8,6 +8,8 @@
 //! seeded PRNG ([`new_branch`], [`new_tag`], [`new_call_id`]).
 
 use rand::Rng;
+use std::fmt::Write as _;
+use std::io::Write as _;
 
 use super::message::{Message, ParseError};
 use super::values::{Method, NameAddr};
@@ -151,16 +153,23 @@ impl RequestBuilder {
 
     /// The bytes, with Content-Length, parsed back into a [`Message`].
     pub fn build(self) -> Result<Message, ParseError> {
-        let mut out = format!("{} {} SIP/2.0\r\n", self.method, self.uri);
+        // One buffer sized up front, written in place: no intermediate strings.
+        let size = self.uri.len()
+            + self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum::<usize>()
+            + 64;
+        let mut out = Vec::with_capacity(size);
+        let _ = write!(out, "{} {} SIP/2.0\r\n", self.method, self.uri);
         for (n, v) in &self.headers {
             if !n.eq_ignore_ascii_case("Content-Length") {
-                out.push_str(&format!("{n}: {v}\r\n"));
+                push_header(&mut out, n, v);
             }
         }
-        out.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(&self.body);
-        Message::parse(bytes)
+        finish(out, &self.body)
     }
 }
 
@@ -258,25 +267,25 @@ pub struct ResponseBuilder {
 
 /// Starts the response `status reason` to `req`.
 pub fn response(req: &Message, status: u16, reason: &str, to_tag: Option<&str>) -> ResponseBuilder {
-    let mut head = format!("SIP/2.0 {status} {reason}\r\n");
+    let mut head = String::with_capacity(req.raw().len() + 64);
+    let _ = write!(head, "SIP/2.0 {status} {reason}\r\n");
+    let mut line = |name: &str, value: &str| {
+        for part in [name, ": ", value, "\r\n"] {
+            head.push_str(part);
+        }
+    };
     for v in req.header_values("Via") {
-        head.push_str(&format!("Via: {v}\r\n"));
+        line("Via", v);
     }
-    head.push_str(&format!(
-        "From: {}\r\n",
-        req.header("From").unwrap_or_default()
-    ));
+    line("From", req.header("From").unwrap_or_default());
     let to = req.header("To").unwrap_or_default();
     let needs_tag = status != 100 && req.to_tag().is_none();
     match to_tag.filter(|_| needs_tag) {
-        Some(tag) => head.push_str(&format!("To: {to};tag={tag}\r\n")),
-        None => head.push_str(&format!("To: {to}\r\n")),
+        Some(tag) => line("To", &format!("{to};tag={tag}")),
+        None => line("To", to),
     }
-    head.push_str(&format!("Call-ID: {}\r\n", req.call_id()));
-    head.push_str(&format!(
-        "CSeq: {}\r\n",
-        req.header("CSeq").unwrap_or_default()
-    ));
+    line("Call-ID", req.call_id());
+    line("CSeq", req.header("CSeq").unwrap_or_default());
     ResponseBuilder {
         head,
         extra: Vec::new(),
@@ -299,15 +308,27 @@ impl ResponseBuilder {
 
     /// The bytes, with Content-Length, parsed back into a [`Message`].
     pub fn build(self) -> Result<Message, ParseError> {
-        let mut out = self.head;
+        let mut out = self.head.into_bytes();
         for (n, v) in &self.extra {
-            out.push_str(&format!("{n}: {v}\r\n"));
+            push_header(&mut out, n, v);
         }
-        out.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(&self.body);
-        Message::parse(bytes)
+        finish(out, &self.body)
     }
+}
+
+/// Appends `name: value` CRLF.
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends Content-Length, the empty line and `body`, and parses the result back.
+fn finish(mut out: Vec<u8>, body: &[u8]) -> Result<Message, ParseError> {
+    let _ = write!(out, "Content-Length: {}\r\n\r\n", body.len());
+    out.extend_from_slice(body);
+    Message::parse(out)
 }
 
 #[cfg(test)]

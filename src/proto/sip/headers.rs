@@ -158,20 +158,25 @@ pub fn content_length(block: &[u8]) -> Result<Option<u64>, LengthError> {
         if rest[colon] != b':' {
             continue;
         }
-        let mut value = rest[colon + 1..].to_vec();
+        let first = &rest[colon + 1..];
+        // Copied only when folded onto continuation lines (rare): the common case
+        // reads the value in place.
+        let mut folded: Option<Vec<u8>> = None;
         while let Some(next) = all.next_if(|l| l.first().is_some_and(|&b| is_wsp(b))) {
-            value.extend_from_slice(next);
+            folded
+                .get_or_insert_with(|| first.to_vec())
+                .extend_from_slice(next);
         }
         if found.is_some() {
             return Err(LengthError::Multiple);
         }
-        found = Some(parse_length(&value)?);
+        found = Some(parse_length(folded.as_deref().unwrap_or(first))?);
     }
     Ok(found)
 }
 
 fn parse_length(value: &[u8]) -> Result<u64, LengthError> {
-    let text = String::from_utf8_lossy(value);
+    let text = String::from_utf8_lossy(value); // borrowed when valid UTF-8
     let digits = text.trim();
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(LengthError::Invalid(digits.chars().take(40).collect()));
@@ -183,6 +188,36 @@ fn parse_length(value: &[u8]) -> Result<u64, LengthError> {
 /// (list headers such as Contact or Via; `;` parameters). Escapes inside quotes are
 /// honoured. Pieces are trimmed; empty pieces are kept so callers can reject them.
 pub fn split_outside(value: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut quoted, mut escaped, mut angle) = (false, false, false);
+    let mut start = 0;
+    // Bytes, not chars: every delimiter is ASCII and no byte of a multi-byte UTF-8
+    // character is, so byte offsets land on character boundaries (a non-ASCII `sep`
+    // takes the char loop).
+    if !sep.is_ascii() {
+        return split_outside_chars(value, sep);
+    }
+    let sep = sep as u8;
+    for (i, b) in value.bytes().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            c if c == sep && !quoted && !angle => {
+                out.push(value[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[start..].trim());
+    out
+}
+
+/// [`split_outside`] for a non-ASCII separator.
+fn split_outside_chars(value: &str, sep: char) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut quoted, mut escaped, mut angle) = (false, false, false);
     let mut start = 0;

@@ -234,10 +234,15 @@ impl Via {
         let bad = || ParseError::Header(format!("bad Via {value:?}"));
         let mut pieces = split_outside(value, ';').into_iter();
         let head = pieces.next().ok_or_else(bad)?;
-        let compact: String = head.split('/').map(str::trim).collect::<Vec<_>>().join("/");
-        let mut words = compact.split_whitespace();
-        let protocol = words.next().ok_or_else(bad)?;
-        let sent_by: String = words.collect::<Vec<_>>().concat();
+        let (protocol, sent_by) = match plain_sent_protocol(head) {
+            Some((p, s)) => (p.to_owned(), s.to_owned()),
+            None => {
+                let compact: String = head.split('/').map(str::trim).collect::<Vec<_>>().join("/");
+                let mut words = compact.split_whitespace();
+                let protocol = words.next().ok_or_else(bad)?.to_owned();
+                (protocol, words.collect::<Vec<_>>().concat())
+            }
+        };
         let parts: Vec<&str> = protocol.split('/').collect();
         let [name, version, transport] = parts[..] else {
             return Err(bad());
@@ -261,6 +266,16 @@ impl Via {
     pub fn param(&self, name: &str) -> Option<&str> {
         find_param(&self.params, name)
     }
+}
+
+/// `sent-protocol SP sent-by` written plainly (one space, no other whitespace, no `/`
+/// after the space): the common case, split without the LWS-tolerant rewrite.
+fn plain_sent_protocol(head: &str) -> Option<(&str, &str)> {
+    let (protocol, sent_by) = head.split_once(' ')?;
+    let plain = !protocol.ends_with('/')
+        && !protocol.contains(char::is_whitespace)
+        && !sent_by.contains(|c: char| c == '/' || c.is_whitespace());
+    plain.then_some((protocol, sent_by))
 }
 
 /// A CSeq value (RFC 3261 §20.16).
