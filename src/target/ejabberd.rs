@@ -65,6 +65,9 @@ try
   [ok = rpc:call(N, lists, foreach, [fun mnesia:dirty_write/1, [Mk(I) || I <- lists:seq(F, min(F + 9999, C))]])
    || F <- lists:seq(2, C, 10000)],
   rpc:call(N, ets_cache, clear, [ejabberd_auth_mnesia_cache]),
+  %% mnesia's log file is written with a delayed-write buffer: without a sync a SIGKILL
+  %% right after provisioning (a failover test) can lose the accounts on a restart.
+  ok = rpc:call(N, mnesia, sync_log, []),
   io:format("impress-eval-ok~n"),
   halt(0)
 catch Class:Reason:Stack ->
