@@ -39,6 +39,35 @@ every = "50ms"
 do = "logout"
 "#;
 
+/// Starts `impress serve TARGET --accounts N --info DIR/INFO` with stdout captured in
+/// DIR/stdout.txt and waits for its info file: the guard, the parsed info, both paths.
+fn start_serve(
+    dir: &Path,
+    target: &str,
+    accounts: usize,
+    info: &str,
+) -> (Serve, serde_json::Value, PathBuf, PathBuf) {
+    let info_path = dir.join(info);
+    let stdout = dir.join("stdout.txt");
+    let child = Command::new(env!("CARGO_BIN_EXE_impress"))
+        .args([
+            "serve",
+            target,
+            "--accounts",
+            &accounts.to_string(),
+            "--info",
+        ])
+        .arg(&info_path)
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("impress serve starts");
+    let mut serve = Serve(child);
+    assert!(wait_for_file(&info_path, &mut serve.0), "no info file");
+    let info = serde_json::from_slice(&std::fs::read(&info_path).unwrap()).unwrap();
+    (serve, info, info_path, stdout)
+}
+
 fn prosody_installed() -> bool {
     Path::new("/usr/bin/prosody").is_file()
 }
@@ -128,20 +157,8 @@ fn serve_hosts_a_server_that_impress_runs_against_until_sigterm() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let info_path = dir.path().join("serve.json");
-    let stdout = dir.path().join("stdout.txt");
-    let child = Command::new(env!("CARGO_BIN_EXE_impress"))
-        .args(["serve", "managed:prosody", "--accounts", "12", "--info"])
-        .arg(&info_path)
-        .stdout(std::fs::File::create(&stdout).unwrap())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("impress serve starts");
-    let mut serve = Serve(child);
-    assert!(wait_for_file(&info_path, &mut serve.0), "no info file");
-
-    let info: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&info_path).unwrap()).unwrap();
+    let (mut serve, info, info_path, stdout) =
+        start_serve(dir.path(), "managed:prosody", 12, "serve.json");
     let path = |k: &str| PathBuf::from(info[k].as_str().unwrap_or_else(|| panic!("{k}")));
     assert_eq!(info["server"], "prosody");
     assert_eq!(info["domain"], "example.test");
@@ -269,20 +286,8 @@ fn serve_hosts_kamailio_for_sip_runs_until_sigterm() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let info_path = dir.path().join("sip.json");
-    let stdout = dir.path().join("stdout.txt");
-    let child = Command::new(env!("CARGO_BIN_EXE_impress"))
-        .args(["serve", "managed:kamailio", "--accounts", "4", "--info"])
-        .arg(&info_path)
-        .stdout(std::fs::File::create(&stdout).unwrap())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("impress serve starts");
-    let mut serve = Serve(child);
-    assert!(wait_for_file(&info_path, &mut serve.0), "no info file");
-
-    let info: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&info_path).unwrap()).unwrap();
+    let (mut serve, info, info_path, stdout) =
+        start_serve(dir.path(), "managed:kamailio", 4, "sip.json");
     let path = |k: &str| PathBuf::from(info[k].as_str().unwrap_or_else(|| panic!("{k}")));
     assert_eq!(info["server"], "kamailio");
     assert_eq!(info["accounts"]["count"], 4);
