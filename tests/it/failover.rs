@@ -128,10 +128,7 @@ fn kill_moves_every_user_to_the_standby_of_a_managed_pair() {
     all_moved(&rec, 10, &msg);
     assert_eq!(rec.fault.as_deref(), Some("kill node0"), "{msg}");
     assert_eq!(rec.relogins, 10, "{msg}");
-    assert!(
-        r.timeline.iter().any(|m| m.label == "fault kill node0"),
-        "{msg}"
-    );
+    marked(&r, "fault kill node0", &msg);
     assert_eq!(r.ops["outage"].count, 10, "{msg}");
     assert_eq!(r.ops["detection"].count, 10, "{msg}");
     all_accounted(&r, &msg);
@@ -143,6 +140,14 @@ fn kill_moves_every_user_to_the_standby_of_a_managed_pair() {
     assert!(html.contains("Failover recovery"));
 }
 
+/// The run's timeline has the mark `label` (a fault as it fired).
+fn marked(r: &RunReport, label: &str, msg: &str) {
+    assert!(
+        r.timeline.iter().any(|m| m.label == label),
+        "no mark `{label}`: {msg}"
+    );
+}
+
 #[test]
 fn hang_through_shell_hooks_is_detected_by_ping_and_presence_reconverges() {
     let (r, msg) = with_hook_pair("suites/failover-hang.toml", 10, 0);
@@ -152,10 +157,7 @@ fn hang_through_shell_hooks_is_detected_by_ping_and_presence_reconverges() {
     assert!(rec.detected_within_bound, "{msg}");
     // Node 1 shares node 0's rosters: every partner sees its user available again.
     assert_eq!(rec.presence_converged, 10, "{msg}");
-    assert!(
-        r.timeline.iter().any(|m| m.label == "fault resume node0"),
-        "{msg}"
-    );
+    marked(&r, "fault resume node0", &msg);
     all_accounted(&r, &msg);
 }
 
@@ -166,10 +168,7 @@ fn restart_brings_users_back_to_the_same_single_node() {
     assert_eq!(rec.verdict, RecoveryVerdict::Pass, "{}: {msg}", rec.reason);
     assert_eq!((rec.disconnected, rec.recovered), (10, 10), "{msg}");
     assert_eq!(rec.nodes_after, vec![10], "{msg}");
-    assert!(
-        r.timeline.iter().any(|m| m.label == "fault restart node0"),
-        "{msg}"
-    );
+    marked(&r, "fault restart node0", &msg);
     all_accounted(&r, &msg);
 }
 
@@ -186,10 +185,7 @@ fn partition_is_detected_within_ping_interval_plus_timeout_and_reported() {
         msg.contains("ping_interval + ping_timeout: within"),
         "{msg}"
     );
-    assert!(
-        r.timeline.iter().any(|m| m.label == "fault heal node0"),
-        "{msg}"
-    );
+    marked(&r, "fault heal node0", &msg);
     all_accounted(&r, &msg);
 }
 
