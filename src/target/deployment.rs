@@ -466,7 +466,17 @@ impl Deployment {
         let mut procs = ProcessSet::default();
         let pid = match &n.server.backend {
             Backend::Prosody(p) => p.respawn(&n.server, &mut procs).await?,
-            Backend::Ejabberd(e) => e.respawn(&n.server, &mut procs).await?,
+            Backend::Ejabberd(e) => match e.respawn(&n.server, &mut procs).await {
+                // epmd forgets a SIGKILLed node only when it notices the closed socket; a
+                // restart right after the kill can race it. Once more, after a pause.
+                Err(TargetError::NotReady { log_tail, .. })
+                    if log_tail.contains("is already running") =>
+                {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    e.respawn(&n.server, &mut procs).await?
+                }
+                r => r?,
+            },
             Backend::Kamailio(_) => {
                 return Err(TargetError::Spec(
                     "restarting Kamailio is not supported".into(),
